@@ -1,0 +1,1 @@
+"""spikformer-bench: training, studies, statistics and reports for spiking vision transformers."""

@@ -1,0 +1,1 @@
+"""What may vary in an ablation or search, and how Optuna suggests it."""
