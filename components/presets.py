@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from components.model import ModelConfig, Spikformer, count_params
-from components.registry import unknown_choice_message
+from components.registry import UnknownNameError, unknown_choice_message
 
 CIFAR = dict(in_channels=3, img_size=32, T=4, qkv_bias=True, attn_scale=0.125)
 DVS = dict(in_channels=2, img_size=128, T=16, qkv_bias=False, attn_scale=0.25)
@@ -63,7 +63,7 @@ PAPER_PRESETS = [name for name, p in MODEL_PRESETS.items() if p.dataset != "digi
 
 def get_preset(name: str) -> ModelPreset:
     if name not in MODEL_PRESETS:
-        raise KeyError(unknown_choice_message("model preset", name, list(MODEL_PRESETS)))
+        raise UnknownNameError(unknown_choice_message("model preset", name, list(MODEL_PRESETS)))
     return MODEL_PRESETS[name]
 
 
