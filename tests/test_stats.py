@@ -1,0 +1,322 @@
+"""bench.stats against scipy/statsmodels called directly and against hand-worked examples."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+import scikit_posthocs as sp
+from scipy import stats as sps
+from statsmodels.stats.multitest import multipletests
+
+from bench import stats
+
+matplotlib.use("Agg")
+
+
+def make_runs(values: dict[str, list[float]], dataset: str = "digits",
+              seeds: dict[str, list[int]] | None = None, metric: str = "test_acc") -> pd.DataFrame:
+    """Tidy runs table: values[variant][i] is the metric of seed seeds[variant][i] (default i)."""
+    rows = []
+    for variant, vals in values.items():
+        vseeds = (seeds or {}).get(variant, list(range(len(vals))))
+        for seed, v in zip(vseeds, vals, strict=True):
+            rows.append({"dataset": dataset, "variant": variant, "seed": seed, metric: v})
+    return pd.DataFrame(rows)
+
+
+# Fixed data, 8 seeds, 4 variants: every pairwise difference is non-zero and the |differences|
+# of each pair are distinct (no ties), vsa is the lowest variant on every seed.
+BASE = [90.34, 89.84, 89.94, 90.33, 90.26, 90.68, 89.16, 90.34]
+VSA = [89.21, 88.9, 88.42, 89.33, 89.18, 89.09, 87.92, 88.72]
+SDSA = [90.48, 90.36, 89.92, 91.39, 90.87, 91.75, 89.35, 90.39]
+QK = [90.21, 89.93, 89.51, 90.28, 90.05, 91.13, 88.69, 90.56]
+
+
+@pytest.fixture
+def runs3() -> pd.DataFrame:
+    return make_runs({"ssa": BASE, "vsa": VSA, "sdsa": SDSA})
+
+
+def test_matches_scipy_and_statsmodels(runs3: pd.DataFrame) -> None:
+    out = stats.compare_to_baseline(runs3, "ssa", "test_acc")
+    assert list(out["variant"]) == ["vsa", "sdsa"]
+    b = np.array(BASE)
+    p_w, p_t = [], []
+    for row, v in zip(out.itertuples(), [VSA, SDSA], strict=True):
+        v = np.array(v)
+        w = sps.wilcoxon(v, b, method="exact")
+        t = sps.ttest_rel(v, b)
+        assert row.wilcoxon_method == "exact"
+        assert row.p_wilcoxon == pytest.approx(w.pvalue, rel=1e-12)
+        assert row.wilcoxon_stat == pytest.approx(w.statistic)
+        assert row.p_t == pytest.approx(t.pvalue, rel=1e-12)
+        assert row.t_stat == pytest.approx(t.statistic, rel=1e-12)
+        assert row.n == 8 and row.n_dropped == 0
+        assert row.mean_variant == pytest.approx(v.mean())
+        assert row.mean_baseline == pytest.approx(b.mean())
+        d = v - b
+        half = sps.t.ppf(0.975, 7) * d.std(ddof=1) / math.sqrt(8)
+        assert row.diff == pytest.approx(d.mean())
+        assert (row.ci_low, row.ci_high) == pytest.approx((d.mean() - half, d.mean() + half))
+        assert row.ci_low < row.diff < row.ci_high
+        assert row.d_z == pytest.approx(d.mean() / d.std(ddof=1))
+        p_w.append(w.pvalue)
+        p_t.append(t.pvalue)
+    np.testing.assert_allclose(out["p_wilcoxon_holm"], multipletests(p_w, method="holm")[1])
+    np.testing.assert_allclose(out["p_t_holm"], multipletests(p_t, method="holm")[1])
+    # vsa is below ssa on every seed: R- holds all 36 ranks, p = 2/256, Holm over 2 -> 4/256.
+    vsa = out.iloc[0]
+    assert vsa.p_wilcoxon == pytest.approx(2 / 2**8)
+    assert vsa.p_wilcoxon_holm == pytest.approx(4 / 2**8)
+    assert vsa.rank_biserial == pytest.approx(-1.0)
+    assert bool(vsa.significant)
+    assert vsa.verdict.startswith("vsa is lower than ssa in test_acc by")
+    assert "worse" in vsa.verdict and "(Wilcoxon)" in vsa.verdict
+
+
+def test_direction_follows_higher_is_better(runs3: pd.DataFrame) -> None:
+    out = stats.compare_to_baseline(runs3, "ssa", "test_acc", higher_is_better=False)
+    assert "lower" in out.iloc[0].verdict and "better" in out.iloc[0].verdict
+
+
+def test_worked_example_six_positive_pairs() -> None:
+    # Differences 1..6, all positive: only the all-plus sign pattern reaches R+ = 21, so the
+    # exact two-sided p is 2 / 2**6; d_z = mean / sd = 3.5 / sqrt(3.5); rank-biserial = 1.
+    runs = make_runs({"base": [10.0] * 6, "new": [11.0, 12, 13, 14, 15, 16]})
+    row = stats.compare_to_baseline(runs, "base", "test_acc").iloc[0]
+    assert row.p_wilcoxon == 0.03125
+    assert row.p_wilcoxon_holm == 0.03125  # one comparison: Holm changes nothing
+    assert row.min_possible_p == 0.03125
+    assert row.d_z == pytest.approx(math.sqrt(3.5))
+    assert row.rank_biserial == 1.0
+    assert bool(row.significant)
+    assert "new is higher than base" in row.verdict and "better" in row.verdict
+
+
+def test_worked_example_mixed_signs() -> None:
+    # Differences 1, -2, 3, 4, 5, 6: R+ = 19, R- = 2. Sign patterns with R- <= 2 are {}, {1}, {2}:
+    # one-sided 3/64, two-sided 6/64. Rank-biserial = (19 - 2) / 21.
+    runs = make_runs({"base": [0.0] * 6, "new": [1.0, -2, 3, 4, 5, 6]})
+    row = stats.compare_to_baseline(runs, "base", "test_acc").iloc[0]
+    assert row.p_wilcoxon == pytest.approx(6 / 64)
+    assert row.wilcoxon_stat == 2.0
+    assert row.rank_biserial == pytest.approx(17 / 21)
+    assert not row.significant
+    assert row.verdict.startswith("no significant difference in test_acc between new and base")
+
+
+def test_five_pairs_cannot_reach_significance() -> None:
+    runs = make_runs({"base": [0.0] * 5, "new": [1.0, 2, 3, 4, 5]})
+    row = stats.compare_to_baseline(runs, "base", "test_acc").iloc[0]
+    assert row.p_wilcoxon == 0.0625
+    assert row.min_possible_p == 0.0625
+    assert not row.significant
+    assert row.verdict.startswith(
+        "n = 5 pairs cannot reach p < 0.05 with the exact Wilcoxon test (minimum p = 0.0625): "
+        "no verdict; run at least 6 seeds"
+    )
+
+
+def test_holm_on_known_p_values() -> None:
+    np.testing.assert_allclose(stats._holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
+    np.testing.assert_allclose(stats._holm([0.01, np.nan, 0.03]), [0.02, np.nan, 0.03])
+    # Three variants on 6 seeds with hand-known exact p: all positive 2/64, only rank 1 negative
+    # 4/64, only rank 2 negative 6/64. Holm: 3 * 2/64, max(2 * 4/64, ...), max(..., 6/64).
+    runs = make_runs({
+        "base": [0.0] * 6,
+        "a": [1.0, 2, 3, 4, 5, 6],
+        "b": [-1.0, 2, 3, 4, 5, 6],
+        "c": [1.0, -2, 3, 4, 5, 6],
+    })
+    out = stats.compare_to_baseline(runs, "base", "test_acc")
+    np.testing.assert_allclose(out["p_wilcoxon"], [2 / 64, 4 / 64, 6 / 64])
+    np.testing.assert_allclose(out["p_wilcoxon_holm"], [6 / 64, 8 / 64, 8 / 64])
+    # With 3 comparisons, 6 seeds cannot reach p_holm < 0.05 (3 * 2/64 = 0.094); 7 can (0.047).
+    np.testing.assert_allclose(out["min_possible_p_holm"], 3 * 2 / 64)
+    assert not out["significant"].any()
+    assert "minimum p_holm = 0.0938" in out.iloc[0].verdict
+    assert "run at least 7 seeds" in out.iloc[0].verdict
+    assert stats.seeds_needed(0.05, 1) == 6 and stats.seeds_needed(0.05, 3) == 7
+
+
+def test_ties_and_zeros_use_the_exact_sign_flip_distribution() -> None:
+    rng = np.random.default_rng(1)
+    for d in ([1.0, 1, 2, -3, 4, 5], [2.0, 2, -2, 3, 3, 5, -1], [0.0, 1, -1, 2, 3, 4, 4, 5]):
+        d = np.array(d)
+        base = rng.normal(90, 1, len(d))
+        runs = make_runs({"base": list(base), "new": list(base + d)})
+        row = stats.compare_to_baseline(runs, "base", "test_acc").iloc[0]
+        assert row.wilcoxon_method == "exact-ties"
+        # For n <= 13 scipy's method="auto" enumerates all 2**n sign flips: the exact answer.
+        assert row.p_wilcoxon == pytest.approx(sps.wilcoxon(d).pvalue, rel=1e-9)
+        for zm in ("wilcox", "pratt"):
+            perm = sps.PermutationMethod(n_resamples=2 ** len(d))
+            want = sps.wilcoxon(d, zero_method=zm, method=perm).pvalue
+            assert stats._wilcoxon(d, zm).p == pytest.approx(want, rel=1e-9)
+    # Beyond n = 13 scipy goes asymptotic with ties; the enumeration stays exact.
+    d = np.array([1.0, 1, 2, -3, 4, 5, 5, -6, 7, 8, 9, 9, -10, 11])
+    perm = sps.PermutationMethod(n_resamples=2**14)
+    assert stats._wilcoxon(d).p == pytest.approx(sps.wilcoxon(d, method=perm).pvalue, rel=1e-9)
+
+
+def test_zero_differences_and_float_noise() -> None:
+    # One zero difference is dropped (wilcox): 5 non-zero pairs, minimum p 2/32.
+    runs = make_runs({"base": [0.0] * 6, "new": [0.0, 1, 2, 3, 4, 5]})
+    row = stats.compare_to_baseline(runs, "base", "test_acc").iloc[0]
+    assert row.n == 6 and row.n_nonzero == 5
+    assert row.p_wilcoxon == pytest.approx(0.0625)
+    assert "n = 5 non-zero pairs cannot reach" in row.verdict
+    # Differences that are equal up to float noise still rank as ties (0.93-0.91 vs 0.95-0.93).
+    w = stats._wilcoxon(np.array([0.93 - 0.91, 0.95 - 0.93, 0.03, 0.04, 0.05, 0.06]))
+    assert w.method == "exact-ties"
+    # A metric identical on every seed: p_wilcoxon 1, t undefined.
+    runs = make_runs({"base": [1.0, 2, 3], "new": [1.0, 2, 3]})
+    row = stats.compare_to_baseline(runs, "base", "test_acc").iloc[0]
+    assert row.wilcoxon_method == "degenerate" and row.p_wilcoxon == 1.0
+    assert math.isnan(row.p_t) and not row.significant
+
+
+def test_pairing_drops_unpaired_seeds() -> None:
+    base = [90.1, 89.7, 90.4, 90.0, 89.5, 90.8, 90.2, 89.9]
+    new = [89.0, 88.9, 89.6, 88.2, 88.8, 89.1, 89.5]
+    runs = make_runs(
+        {"base": base, "new": new},
+        seeds={"base": [0, 1, 2, 3, 4, 5, 6, 7], "new": [0, 1, 2, 3, 4, 5, 9]},
+    )
+    # A failed run (NaN metric) is unpaired too.
+    runs.loc[(runs["variant"] == "new") & (runs["seed"] == 5), "test_acc"] = np.nan
+    row = stats.compare_to_baseline(runs, "base", "test_acc").iloc[0]
+    assert row.n == 5 and row.n_dropped == 4 and row.dropped_seeds == "5,6,7,9"
+    b, v = np.array(base[:5]), np.array(new[:5])
+    assert row.mean_baseline == pytest.approx(b.mean())
+    assert row.p_wilcoxon == pytest.approx(sps.wilcoxon(v, b, method="exact").pvalue)
+    assert row.p_t == pytest.approx(sps.ttest_rel(v, b).pvalue)
+
+
+def test_friedman_matches_scipy() -> None:
+    runs = make_runs({"ssa": BASE, "vsa": VSA, "sdsa": SDSA, "qk": QK})
+    # Seed 7 lacks qk: Friedman uses complete blocks only.
+    runs = runs[~((runs["variant"] == "qk") & (runs["seed"] == 7))]
+    fr = stats.friedman_test(runs, "test_acc")
+    want = sps.friedmanchisquare(BASE[:7], VSA[:7], SDSA[:7], QK[:7])
+    assert fr["statistic"] == pytest.approx(want.statistic)
+    assert fr["p"] == pytest.approx(want.pvalue)
+    assert fr["n_blocks"] == 7 and fr["k"] == 4 and fr["dropped_seeds"] == [7]
+    ranks = sps.rankdata(-np.array([BASE[:7], VSA[:7], SDSA[:7], QK[:7]]).T, axis=1).mean(axis=0)
+    np.testing.assert_allclose(list(fr["mean_ranks"].values()), ranks)
+    assert fr["mean_ranks"]["vsa"] == 4.0  # vsa is the lowest on every seed
+    low = stats.friedman_test(runs, "test_acc", higher_is_better=False)
+    assert low["mean_ranks"]["vsa"] == 1.0
+    assert low["p"] == pytest.approx(fr["p"])
+
+
+def test_friedman_hand_example() -> None:
+    # Identical orderings on 3 seeds: ranks (1, 2, 3) every block, chi2 = 12/(n k (k+1)) * sum R^2
+    # - 3 n (k+1) = 12/36 * (9 + 36 + 81) - 36 = 6, p = exp(-6/2).
+    runs = make_runs({"a": [3.0, 3, 3], "b": [2.0, 2, 2], "c": [1.0, 1, 1]})
+    fr = stats.friedman_test(runs, "test_acc")
+    assert fr["statistic"] == pytest.approx(6.0)
+    assert fr["p"] == pytest.approx(math.exp(-3.0))
+    assert fr["mean_ranks"] == {"a": 1.0, "b": 2.0, "c": 3.0}
+
+
+def test_pairwise_wilcoxon_holm_matches_scikit_posthocs_and_direct() -> None:
+    runs = make_runs({"ssa": BASE, "vsa": VSA, "sdsa": SDSA, "qk": QK})
+    out = stats.pairwise_wilcoxon_holm(runs, "test_acc")
+    assert len(out) == 6
+    data = {"ssa": BASE, "vsa": VSA, "sdsa": SDSA, "qk": QK}
+    raw = [sps.wilcoxon(data[a], data[b], method="exact").pvalue
+           for a, b in zip(out["variant_a"], out["variant_b"], strict=True)]
+    np.testing.assert_allclose(out["p_wilcoxon"], raw)
+    np.testing.assert_allclose(out["p_wilcoxon_holm"], multipletests(raw, method="holm")[1])
+    ph = sp.posthoc_wilcoxon(runs.sort_values("seed"), val_col="test_acc", group_col="variant",
+                             p_adjust="holm")
+    for a, b, p in out[["variant_a", "variant_b", "p_wilcoxon_holm"]].itertuples(index=False):
+        assert p == pytest.approx(ph.loc[a, b])
+
+
+def test_critical_difference_diagram_draws(tmp_path) -> None:
+    runs = make_runs({"ssa": BASE, "vsa": VSA, "sdsa": SDSA, "qk": QK})
+    fig, ax = stats.critical_difference_diagram(runs, "test_acc")
+    assert ax in fig.axes
+    assert len(ax.texts) == 4  # one label per variant
+    assert len(ax.lines) >= 4 and "Friedman p" in ax.get_title()
+    path = tmp_path / "cd.png"
+    fig.savefig(path)
+    assert path.stat().st_size > 0
+    # Drawing into a given Axes.
+    from matplotlib.figure import Figure
+    fig2 = Figure()
+    ax2 = fig2.add_subplot()
+    got_fig, got_ax = stats.critical_difference_diagram(runs, "test_acc", ax=ax2)
+    assert got_fig is fig2 and got_ax is ax2 and len(ax2.texts) == 4
+
+
+def test_summarize() -> None:
+    runs = make_runs({"ssa": BASE, "vsa": VSA})
+    runs["energy"] = np.arange(len(runs), dtype=float)
+    runs.loc[0, "energy"] = np.nan
+    out = stats.summarize(runs, ["test_acc", "energy"])
+    assert list(out.columns) == ["dataset", "variant", "metric", "n", "mean", "std", "ci_low",
+                                 "ci_high"]
+    assert len(out) == 4
+    row = out[(out["variant"] == "ssa") & (out["metric"] == "test_acc")].iloc[0]
+    x = np.array(BASE)
+    half = sps.t.ppf(0.975, 7) * x.std(ddof=1) / math.sqrt(8)
+    assert row["n"] == 8
+    assert row["mean"] == pytest.approx(x.mean()) and row["std"] == pytest.approx(x.std(ddof=1))
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((x.mean() - half, x.mean() + half))
+    e = out[(out["variant"] == "ssa") & (out["metric"] == "energy")].iloc[0]
+    assert e["n"] == 7 and e["mean"] == pytest.approx(np.arange(1, 8).mean())
+
+
+def test_analyse_table() -> None:
+    runs = pd.concat([
+        make_runs({"ssa": BASE, "vsa": VSA, "sdsa": SDSA}, dataset="cifar10"),
+        make_runs({"ssa": BASE[:6], "vsa": VSA[:6]}, dataset="digits"),
+    ])
+    runs["energy"] = runs["variant"].map({"ssa": 5.0, "vsa": 3.0, "sdsa": 5.5})
+    out = stats.analyse(runs, "ssa", ["test_acc", "energy"],
+                        {"test_acc": True, "energy": False})
+    required = ["dataset", "metric", "variant", "baseline", "n", "mean_baseline", "mean_variant",
+                "diff", "ci_low", "ci_high", "p_wilcoxon", "p_wilcoxon_holm", "p_t", "p_t_holm",
+                "d_z", "rank_biserial", "wilcoxon_method", "min_possible_p", "significant",
+                "verdict"]
+    assert set(required) <= set(out.columns)
+    assert len(out) == 2 * 2 + 1 * 2  # cifar10: 2 variants x 2 metrics, digits: 1 x 2
+    c10 = out[(out["dataset"] == "cifar10") & (out["metric"] == "test_acc")]
+    pd.testing.assert_series_equal(
+        c10["p_wilcoxon_holm"].reset_index(drop=True),
+        stats.compare_to_baseline(runs, "ssa", "test_acc", dataset="cifar10")["p_wilcoxon_holm"],
+    )
+    fr = stats.friedman_test(runs, "test_acc", dataset="cifar10")
+    assert c10["friedman_p"].iloc[0] == pytest.approx(fr["p"])
+    assert list(c10["mean_rank"]) == [fr["mean_ranks"]["vsa"], fr["mean_ranks"]["sdsa"]]
+    assert out[out["dataset"] == "digits"]["friedman_p"].isna().all()  # k = 2: no Friedman
+    e = out[(out["dataset"] == "digits") & (out["metric"] == "energy")].iloc[0]
+    assert e["p_wilcoxon"] == pytest.approx(2 / 64) and "better" in e["verdict"]
+    pw = stats.analyse_pairwise(runs, ["test_acc", "energy"])
+    assert len(pw) == 2 * 3 and set(pw["dataset"]) == {"cifar10"}
+    with pytest.raises(ValueError, match="higher_is_better has no entry for metric 'energy'"):
+        stats.analyse(runs, "ssa", ["test_acc", "energy"], {"test_acc": True})
+
+
+def test_errors(runs3: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="baseline 'xyz' is not among the variants"):
+        stats.compare_to_baseline(runs3, "xyz", "test_acc")
+    with pytest.raises(ValueError, match="metric column 'energy_paper_mj' is not in the runs"):
+        stats.compare_to_baseline(runs3, "ssa", "energy_paper_mj")
+    one = make_runs({"ssa": [1.0, 2.0], "vsa": [1.5, 2.5]}, seeds={"vsa": [1, 5]})
+    with pytest.raises(ValueError, match="share 1 seed"):
+        stats.compare_to_baseline(one, "ssa", "test_acc")
+    two = pd.concat([runs3, make_runs({"ssa": BASE, "vsa": VSA}, dataset="cifar10")])
+    with pytest.raises(ValueError, match="several datasets"):
+        stats.compare_to_baseline(two, "ssa", "test_acc")
+    with pytest.raises(ValueError, match="keep one run per variant and seed"):
+        stats.compare_to_baseline(pd.concat([runs3, runs3]), "ssa", "test_acc")
+    with pytest.raises(ValueError, match="at least 3 variants"):
+        stats.friedman_test(make_runs({"ssa": BASE, "vsa": VSA}), "test_acc")
