@@ -57,7 +57,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    preset: str = "digits-2-64"
+    preset: str = "digits-2-32"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,6 +125,7 @@ PROTOCOLS: dict[str, TrainConfig] = {
     ),
 }
 PROTOCOLS["cifar100"] = PROTOCOLS["cifar10"]
+PROTOCOLS["digits16"] = PROTOCOLS["digits"]
 
 # The model preset that `dataset=X` (or `preset=paper`) means.
 PAPER_MODEL = {
@@ -132,7 +133,8 @@ PAPER_MODEL = {
     "cifar100": "cifar100-4-384",
     "cifar10_dvs": "cifar10dvs-2-256",
     "dvs128_gesture": "dvs128-2-256",
-    "digits": "digits-2-64",
+    "digits": "digits-2-32",
+    "digits16": "digits16-2-32",
 }  # ImageNet models exist as presets; no loader yet
 
 MODEL_KEYS = [f.name for f in fields(ModelConfig)]
@@ -233,8 +235,8 @@ def resolve(overrides: dict[str, Any]) -> RunConfig:
 
     Order: the model preset (from `preset`, else the dataset's paper model), then the dataset's
     training protocol, then every override. Registry names and model shapes are checked here,
-    so a bad value fails before any work starts."""
-    overrides = dict(overrides)
+    so a bad value fails before any work starts. Short keys (`dim`) are accepted too."""
+    overrides = {canonical_key(k): v for k, v in overrides.items()}
     dataset = overrides.pop("data.name", None)
     preset_name = overrides.pop("preset", None)
     if preset_name in (None, "paper"):

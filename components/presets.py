@@ -13,7 +13,7 @@ DVS = dict(in_channels=2, img_size=128, T=16, qkv_bias=False, attn_scale=0.25)
 IMAGENET = dict(
     in_channels=3, img_size=224, T=4, qkv_bias=False, attn_scale=0.125, num_classes=1000
 )
-DIGITS = dict(in_channels=1, img_size=16, T=4, num_classes=10)
+DIGITS = dict(in_channels=1, img_size=8, T=4, num_classes=10)
 
 
 @dataclass(frozen=True)
@@ -54,11 +54,22 @@ MODEL_PRESETS: dict[str, ModelPreset] = {
         _preset("imagenet-8-512", "imagenet", 8, 512, 8, IMAGENET, "29.68M"),
         _preset("imagenet-10-512", "imagenet", 10, 512, 8, IMAGENET, "36.01M"),
         _preset("imagenet-8-768", "imagenet", 8, 768, 12, IMAGENET, "66.34M"),
-        _preset("digits-2-64", "digits", 2, 64, 4, DIGITS, "", "CPU default for digits studies"),
-        _preset("digits-1-32", "digits", 1, 32, 2, DIGITS, "", "smallest; tests and smoke runs"),
+        _preset("digits-2-32", "digits", 2, 32, 2, DIGITS, "", "CPU default: digits studies"),
+        _preset("digits-2-64", "digits", 2, 64, 4, DIGITS, "", "wider CPU model"),
+        _preset("digits-1-32", "digits", 1, 32, 2, DIGITS, "", "smallest: tests, smoke runs"),
+        _preset(
+            "digits16-2-32",
+            "digits16",
+            2,
+            32,
+            2,
+            {**DIGITS, "img_size": 16},
+            "",
+            "digits resized to 16x16 (one SPS max-pool)",
+        ),
     ]
 }
-PAPER_PRESETS = [name for name, p in MODEL_PRESETS.items() if p.dataset != "digits"]
+PAPER_PRESETS = [n for n, p in MODEL_PRESETS.items() if not p.dataset.startswith("digits")]
 
 
 def get_preset(name: str) -> ModelPreset:

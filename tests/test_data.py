@@ -1,0 +1,491 @@
+"""bench.data: registry, seeded loaders, and format-faithful fixtures through the real loaders.
+
+CIFAR fixtures are pickle batches in torchvision's `cifar-10-batches-py` layout; they cannot match
+the official md5 sums, so the tests that load them replace torchvision's `check_integrity` by an
+existence check (the md5 path itself is tested with the real function). CIFAR10-DVS fixtures are
+real AEDAT 4 files (bench.datasets.aedat4) read by tonic through the `aedat` decoder; DVS128
+Gesture fixtures are tonic's `user<NN>_<lighting>/<label>.npy` arrays of (x, y, p, t in ms).
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import random
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from bench import data
+from bench.data import DataError, EpochSampler, integrate_frames, load_data
+from bench.datasets.aedat4 import write_aedat4
+from components.registry import UnknownNameError
+
+DVS_CLASSES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
+
+
+def batches(loader) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [(x.clone(), y.clone()) for x, y in loader]
+
+
+def events_array(t, x, y, p) -> np.ndarray:
+    ev = np.zeros(len(t), dtype=[("t", "<u8"), ("x", "<u2"), ("y", "<u2"), ("p", "?")])
+    ev["t"], ev["x"], ev["y"], ev["p"] = t, x, y, p
+    return ev
+
+
+# --------------------------------------------------------------------------------------------
+# registry, digits, samplers
+# --------------------------------------------------------------------------------------------
+
+
+def test_registry_names_and_unknown_name():
+    assert set(data.DATASETS.names()) == {
+        "cifar10",
+        "cifar100",
+        "cifar10_dvs",
+        "dvs128_gesture",
+        "digits",
+        "digits16",
+    }
+    with pytest.raises(UnknownNameError, match="Did you mean 'digits'"):
+        load_data("digit")
+
+
+@pytest.mark.parametrize("name,size", [("digits", 8), ("digits16", 16)])
+def test_digits_shapes_split_and_normalisation(name, size):
+    b = load_data(name, batch_size=100, seed=3)
+    assert (b.num_classes, b.in_channels, b.img_size, b.frames) == (10, 1, size, None)
+    assert (b.info["train_size"], b.info["test_size"]) == (1437, 360)
+    x, y = next(iter(b.train))
+    assert x.shape == (100, 1, size, size) and x.dtype == torch.float32 and y.dtype == torch.int64
+    train_x = torch.cat([x for x, _ in b.train])
+    assert abs(float(train_x.mean())) < 1e-4 and abs(float(train_x.std()) - 1) < 1e-3
+    test_y = torch.cat([y for _, y in b.test])
+    # Stratified: every class has 35 or 36 of the 360 test images.
+    assert set(torch.bincount(test_y, minlength=10).tolist()) <= {35, 36, 37}
+    json.dumps(b.info)  # JSON-serialisable
+
+
+def test_digits_are_the_real_embedded_images():
+    from sklearn.datasets import load_digits
+
+    b = load_data("digits", batch_size=2000)
+    x = torch.cat([x for x, _ in b.test])
+    stats = b.info["normalisation"]
+    raw = torch.tensor(load_digits().images, dtype=torch.float32) / 16
+    pixels = x[:, 0] * stats["std"] + stats["mean"]
+    # Every test image is one of the 1797 real images (no substitute data).
+    distances = torch.cdist(pixels.flatten(1), raw.flatten(1)).min(dim=1).values
+    assert float(distances.max()) < 1e-4
+
+
+def test_digits_split_does_not_depend_on_run_seed():
+    a = batches(load_data("digits", batch_size=64, seed=0).test)
+    b = batches(load_data("digits", batch_size=64, seed=7).test)
+    assert all(
+        torch.equal(xa, xb) and torch.equal(ya, yb) for (xa, ya), (xb, yb) in zip(a, b, strict=True)
+    )
+
+
+def test_same_seed_and_epoch_give_identical_batches_and_other_seeds_differ():
+    first = load_data("digits", batch_size=50, seed=11)
+    second = load_data("digits", batch_size=50, seed=11)
+    torch.manual_seed(123)  # the global RNG state must not matter
+    for bundle in (first, second):
+        bundle.set_epoch(4)
+    a, b = batches(first.train), batches(second.train)
+    assert all(
+        torch.equal(xa, xb) and torch.equal(ya, yb) for (xa, ya), (xb, yb) in zip(a, b, strict=True)
+    )
+    other = load_data("digits", batch_size=50, seed=12)
+    other.set_epoch(4)
+    assert not torch.equal(torch.cat([y for _, y in a]), torch.cat([y for _, y in other.train]))
+    first.set_epoch(5)
+    assert not torch.equal(torch.cat([y for _, y in a]), torch.cat([y for _, y in first.train]))
+
+
+def test_loading_does_not_touch_global_rngs():
+    bundle = load_data("digits", batch_size=64)
+    torch.manual_seed(5)
+    random.seed(5)
+    expected = (torch.rand(3), random.random())
+    torch.manual_seed(5)
+    random.seed(5)
+    batches(bundle.train)
+    assert torch.equal(torch.rand(3), expected[0]) and random.random() == expected[1]
+
+
+def test_epoch_sampler_shards_are_disjoint_and_equal():
+    shards = []
+    for rank in range(3):
+        s = EpochSampler(100, seed=2, shuffle=True, world_size=3, rank=rank)
+        s.set_epoch(1)
+        shards.append(list(s))
+        assert len(shards[-1]) == len(s) == 33
+    flat = sum(shards, [])
+    assert len(set(flat)) == 99  # one sample dropped so that all ranks have 33
+    single = EpochSampler(100, seed=2, shuffle=True)
+    single.set_epoch(1)
+    assert sorted(flat) == sorted(list(single)[:99])
+    tests = [list(EpochSampler(10, seed=0, shuffle=False, world_size=3, rank=r)) for r in range(3)]
+    assert sorted(sum(tests, [])) == list(range(10))
+    with pytest.raises(ValueError, match="rank"):
+        EpochSampler(10, seed=0, shuffle=True, world_size=2, rank=2)
+
+
+def test_cli_digits_json(capsys):
+    data.main(["digits", "batch_size=32", "--json"])
+    info = json.loads(capsys.readouterr().out)
+    assert info["input_shape"] == [1, 8, 8] and info["train_size"] == 1437
+    assert info["num_classes"] == 10 and info["frames"] is None
+
+
+def test_data_root_resolution(monkeypatch, tmp_path):
+    monkeypatch.setenv("SPIKFORMER_DATA", str(tmp_path / "env"))
+    assert data.resolve_data_root(None) == (tmp_path / "env").resolve()
+    assert data.resolve_data_root(tmp_path / "arg") == (tmp_path / "arg").resolve()
+    monkeypatch.delenv("SPIKFORMER_DATA")
+    assert data.resolve_data_root(None) == Path(data.DEFAULT_DATA_ROOT).expanduser().resolve()
+
+
+# --------------------------------------------------------------------------------------------
+# CIFAR (torchvision pickle batches)
+# --------------------------------------------------------------------------------------------
+
+
+def write_cifar10(root: Path, per_batch: int = 8, n_test: int = 12) -> dict:
+    """cifar-10-batches-py with 5 train batches, a test batch and batches.meta."""
+    folder = root / "cifar10" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    written = {}
+    for name, n in [(f"data_batch_{i}", per_batch) for i in range(1, 6)] + [("test_batch", n_test)]:
+        pixels = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+        labels = rng.integers(0, 10, n).tolist()
+        entry = {"batch_label": name, "labels": labels, "data": pixels, "filenames": [""] * n}
+        (folder / name).write_bytes(pickle.dumps(entry))
+        written[name] = (pixels, labels)
+    meta = {"label_names": [f"class{i}" for i in range(10)], "num_vis": 3072}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta))
+    return written
+
+
+@pytest.fixture
+def no_md5(monkeypatch):
+    """Fixture files cannot match the official md5 sums: check existence only."""
+    import torchvision.datasets.cifar as tv_cifar
+
+    monkeypatch.setattr(tv_cifar, "check_integrity", lambda path, md5=None: Path(path).is_file())
+
+
+def test_cifar10_fixture_through_torchvision(tmp_path, no_md5):
+    written = write_cifar10(tmp_path)
+    b = load_data("cifar10", data_root=str(tmp_path), batch_size=16, test_batch_size=5, seed=1)
+    assert (b.num_classes, b.in_channels, b.img_size, b.frames) == (10, 3, 32, None)
+    assert (b.info["train_size"], b.info["test_size"]) == (40, 12)
+    xs, ys = zip(*batches(b.test), strict=True)
+    x, y = torch.cat(xs), torch.cat(ys)
+    assert x.shape == (12, 3, 32, 32) and x.dtype == torch.float32 and y.dtype == torch.int64
+    pixels, labels = written["test_batch"]
+    assert y.tolist() == labels  # test order is the file order
+    mean = torch.tensor(data.CIFAR10_MEAN).view(3, 1, 1)
+    std = torch.tensor(data.CIFAR10_STD).view(3, 1, 1)
+    expected = (torch.tensor(pixels).view(-1, 3, 32, 32).float() / 255 - mean) / std
+    assert torch.allclose(x, expected, atol=1e-5)  # no augmentation on the test set
+    xt, yt = next(iter(b.train))
+    assert xt.shape == (16, 3, 32, 32)
+
+
+def test_cifar10_augmentation_is_seeded_per_sample(tmp_path, no_md5):
+    write_cifar10(tmp_path)
+    runs = []
+    for perturb in (0, 99):
+        torch.manual_seed(perturb)
+        random.seed(perturb)
+        np.random.seed(perturb)
+        b = load_data("cifar10", data_root=str(tmp_path), batch_size=40, seed=5)
+        b.set_epoch(2)
+        runs.append(batches(b.train))
+    (xa, ya), (xb, yb) = runs[0][0], runs[1][0]
+    assert torch.equal(ya, yb) and torch.equal(xa, xb)
+    b.set_epoch(3)
+    x3, y3 = batches(b.train)[0]
+    order2, order3 = ya.tolist(), y3.tolist()
+    assert order2 != order3 or not torch.equal(xa, x3)
+    plain = load_data("cifar10", data_root=str(tmp_path), batch_size=40, seed=5, augment=False)
+    plain.set_epoch(2)
+    xp, yp = batches(plain.train)[0]
+    assert torch.equal(yp, ya) and not torch.equal(xp, xa)  # same order, augmented pixels differ
+
+
+def test_cifar100_fixture(tmp_path, no_md5):
+    folder = tmp_path / "cifar100" / "cifar-100-python"
+    folder.mkdir(parents=True)
+    for name, n in (("train", 20), ("test", 6)):
+        entry = {
+            "data": np.zeros((n, 3072), np.uint8),
+            "fine_labels": list(range(n)),
+            "coarse_labels": [0] * n,
+        }
+        (folder / name).write_bytes(pickle.dumps(entry))
+    (folder / "meta").write_bytes(pickle.dumps({"fine_label_names": [str(i) for i in range(100)]}))
+    b = load_data("cifar100", data_root=str(tmp_path), batch_size=4)
+    assert b.num_classes == 100 and (b.info["train_size"], b.info["test_size"]) == (20, 6)
+    assert torch.cat([y for _, y in b.test]).tolist() == list(range(6))
+
+
+def test_cifar_missing_and_offline_raises_one_sentence(tmp_path, monkeypatch):
+    import torchvision.datasets.cifar as tv_cifar
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(tv_cifar, "download_and_extract_archive", offline)
+    with pytest.raises(DataError) as err:
+        load_data("cifar10", data_root=str(tmp_path))
+    message = str(err.value)
+    assert str(tmp_path / "cifar10") in message and "cifar-10-batches-py" in message
+    assert "data_batch_1" in message and "https://www.cs.toronto.edu" in message
+
+
+def test_cifar_md5_mismatch_names_the_file(tmp_path):
+    write_cifar10(tmp_path)  # real md5 check: the fixture's first file cannot match
+    with pytest.raises(DataError, match=r"data_batch_1 is corrupt or truncated"):
+        load_data("cifar10", data_root=str(tmp_path))
+
+
+def test_cifar_truncated_pickle_names_the_file(tmp_path, no_md5):
+    write_cifar10(tmp_path)
+    bad = tmp_path / "cifar10" / "cifar-10-batches-py" / "data_batch_3"
+    bad.write_bytes(bad.read_bytes()[:500])
+    with pytest.raises(DataError, match=r"data_batch_3 cannot be read"):
+        load_data("cifar10", data_root=str(tmp_path))
+
+
+# --------------------------------------------------------------------------------------------
+# framing
+# --------------------------------------------------------------------------------------------
+
+
+def test_frames_split_by_event_count_hand_computed():
+    # 10 events, T=3: floor(10/3)=3 events per slice, the last slice takes the remaining 4.
+    t = np.arange(10) * 100
+    x = [0, 0, 5, 1, 1, 1, 2, 3, 3, 127]
+    y = [0, 0, 6, 1, 1, 2, 2, 3, 3, 127]
+    p = [1, 1, 0, 0, 1, 0, 1, 1, 1, 0]
+    frames = integrate_frames(events_array(t, x, y, p), T=3)
+    assert frames.shape == (3, 2, 128, 128) and frames.dtype == np.int32
+    expected = np.zeros((3, 2, 128, 128), np.int32)
+    expected[0, 1, 0, 0] = 2  # two events on one pixel count 2 (not binarised)
+    expected[0, 0, 6, 5] = 1
+    expected[1, 0, 1, 1] = 1
+    expected[1, 1, 1, 1] = 1
+    expected[1, 0, 2, 1] = 1
+    expected[2, 1, 2, 2] = 1
+    expected[2, 1, 3, 3] = 2
+    expected[2, 0, 127, 127] = 1
+    assert np.array_equal(frames, expected)
+
+
+def test_frames_match_spikingjelly_reference_rule():
+    from spikingjelly.datasets.utils import integrate_events_by_fixed_frames_number
+
+    rng = np.random.default_rng(3)
+    n = 5003
+    ev = events_array(
+        np.sort(rng.integers(0, 10**6, n)),
+        rng.integers(0, 128, n),
+        rng.integers(0, 128, n),
+        rng.integers(0, 2, n),
+    )
+    as_dict = {k: ev[k].astype(np.int64) for k in ("t", "x", "y", "p")}
+    for method in ("number", "time"):
+        ours = integrate_frames(ev, T=7, method=method)
+        ref = integrate_events_by_fixed_frames_number(as_dict, method, 7, 128, 128)
+        assert np.array_equal(ours, ref)
+    assert integrate_frames(ev, T=7).sum() == n
+
+
+def test_frames_reject_events_outside_the_sensor():
+    with pytest.raises(ValueError, match="outside the 128x128x2 sensor"):
+        integrate_frames(events_array([0], [128], [0], [0]), T=1)
+
+
+def test_dvs_augment_is_deterministic_per_generator():
+    frames = torch.rand(4, 2, 128, 128)
+    outs = [data.dvs_augment(frames, torch.Generator().manual_seed(s)) for s in (1, 1, 2, 3, 4)]
+    assert all(o.shape == frames.shape for o in outs)
+    assert torch.equal(outs[0], outs[1])
+    assert any(not torch.equal(outs[0], o) for o in outs[2:])
+
+
+# --------------------------------------------------------------------------------------------
+# CIFAR10-DVS (real AEDAT 4 files through tonic)
+# --------------------------------------------------------------------------------------------
+
+
+def write_cifar10_dvs(root: Path, per_class: int = 10) -> dict[str, np.ndarray]:
+    folder = root / "cifar10_dvs" / "CIFAR10DVS"
+    rng = np.random.default_rng(1)
+    written = {}
+    for c, name in enumerate(DVS_CLASSES):
+        (folder / name).mkdir(parents=True)
+        for i in range(per_class):
+            n = 40 + 7 * i + c
+            ev = events_array(
+                np.sort(rng.integers(0, 10**5, n)),
+                rng.integers(0, 128, n),
+                rng.integers(0, 128, n),
+                rng.integers(0, 2, n),
+            )
+            path = folder / name / f"cifar10_{name}_{i}.aedat4"
+            write_aedat4(path, ev, packet_size=32)
+            written[f"{name}/{path.name}"] = ev
+    return written
+
+
+@pytest.fixture(scope="module")
+def dvs_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dvs")
+    return root, write_cifar10_dvs(root)
+
+
+def test_cifar10_dvs_split_shapes_and_counts(dvs_root):
+    root, written = dvs_root
+    b = load_data("cifar10_dvs", data_root=str(root), T=4, batch_size=8, augment=False)
+    assert (b.num_classes, b.in_channels, b.img_size, b.frames) == (10, 2, 128, 4)
+    assert (b.info["train_size"], b.info["test_size"]) == (90, 10)
+    split = json.loads(Path(b.info["split_file"]).read_text())
+    # Sorted file names: "_9" sorts last in each class (lexicographic, as the reference code).
+    assert split["test"] == [f"CIFAR10DVS/{c}/cifar10_{c}_9.aedat4" for c in DVS_CLASSES]
+    assert len(split["train"]) == 90 and split["train"][:2] == [
+        "CIFAR10DVS/airplane/cifar10_airplane_0.aedat4",
+        "CIFAR10DVS/airplane/cifar10_airplane_1.aedat4",
+    ]
+    x, y = zip(*batches(b.test), strict=True)
+    x, y = torch.cat(x), torch.cat(y)
+    assert x.shape == (10, 4, 2, 128, 128) and x.dtype == torch.float32
+    assert y.tolist() == list(range(10))
+    for c, name in enumerate(DVS_CLASSES):
+        ev = written[f"{name}/cifar10_{name}_9.aedat4"]
+        assert torch.equal(x[c], torch.from_numpy(integrate_frames(ev, 4).astype(np.float32)))
+    xt, yt = next(iter(b.train))
+    assert xt.shape == (8, 4, 2, 128, 128)
+
+
+def test_cifar10_dvs_cache_hit_returns_identical_frames(dvs_root, monkeypatch):
+    root, _ = dvs_root
+    first = batches(load_data("cifar10_dvs", data_root=str(root), T=3, batch_size=10).test)
+    cache = root / "cifar10_dvs" / "frames_T3_number"
+    assert len(list(cache.glob("*.npy"))) == 10  # test samples only so far
+
+    def no_integration(self, index):
+        raise AssertionError("integrated again although the frames are cached")
+
+    monkeypatch.setattr(data.EventFrames, "integrate", no_integration)
+    again = batches(load_data("cifar10_dvs", data_root=str(root), T=3, batch_size=10).test)
+    assert torch.equal(first[0][0], again[0][0]) and torch.equal(first[0][1], again[0][1])
+
+
+def test_cifar10_dvs_augmented_train_batches_are_seeded(dvs_root):
+    root, _ = dvs_root
+    runs = []
+    for _ in range(2):
+        b = load_data("cifar10_dvs", data_root=str(root), T=2, batch_size=30, seed=4)
+        b.set_epoch(1)
+        runs.append(next(iter(b.train)))
+    assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
+
+
+def test_cifar10_dvs_truncated_recording_names_the_file(tmp_path):
+    write_cifar10_dvs(tmp_path, per_class=2)
+    bad = tmp_path / "cifar10_dvs" / "CIFAR10DVS" / "cat" / "cifar10_cat_1.aedat4"
+    bad.write_bytes(bad.read_bytes()[:-40])
+    b = load_data("cifar10_dvs", data_root=str(tmp_path), T=2, batch_size=4)
+    assert b.info["test_size"] == 0  # ceil(0.9 * 2) = 2: both recordings of a class train
+    with pytest.raises(DataError, match=r"cifar10_cat_1\.aedat4 is corrupt or truncated"):
+        batches(b.train)
+
+
+def test_cifar10_dvs_missing_and_offline(tmp_path, monkeypatch):
+    import tonic.dataset
+
+    def offline(self):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(tonic.dataset.Dataset, "download", offline)
+    with pytest.raises(DataError) as err:
+        load_data("cifar10_dvs", data_root=str(tmp_path))
+    message = str(err.value)
+    assert str(tmp_path / "cifar10_dvs" / "CIFAR10DVS") in message and "aedat4" in message
+
+
+# --------------------------------------------------------------------------------------------
+# DVS128 Gesture (tonic's npy layout)
+# --------------------------------------------------------------------------------------------
+
+
+def write_gesture(root: Path) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(2)
+    written = {}
+    for split, users in (
+        ("ibmGestureTrain", ["user02_led", "user01_fluorescent"]),
+        ("ibmGestureTest", ["user24_natural"]),
+    ):
+        for user in users:
+            folder = root / "dvs128_gesture" / "DVSGesture" / split / user
+            folder.mkdir(parents=True)
+            for label in range(11):
+                n = 30 + label
+                # columns x, y, p, t in milliseconds (tonic multiplies t by 1000 on reading)
+                arr = np.stack(
+                    [
+                        rng.integers(0, 128, n),
+                        rng.integers(0, 128, n),
+                        rng.integers(0, 2, n),
+                        np.sort(rng.integers(0, 6000, n)),
+                    ],
+                    1,
+                )
+                np.save(folder / f"{label}.npy", arr.astype(np.float64))
+                written[f"{split}/{user}/{label}.npy"] = arr
+    return written
+
+
+def test_dvs128_gesture_official_split(tmp_path):
+    written = write_gesture(tmp_path)
+    b = load_data("dvs128_gesture", data_root=str(tmp_path), T=5, batch_size=11, augment=False)
+    assert (b.num_classes, b.in_channels, b.img_size, b.frames) == (11, 2, 128, 5)
+    assert (b.info["train_size"], b.info["test_size"]) == (22, 11)
+    split = json.loads(Path(b.info["split_file"]).read_text())
+    assert split["train"][0] == "DVSGesture/ibmGestureTrain/user01_fluorescent/0.npy"
+    x, y = next(iter(b.test))
+    assert x.shape == (11, 5, 2, 128, 128) and sorted(y.tolist()) == list(range(11))
+    for xi, yi in zip(x, y, strict=True):
+        arr = written[f"ibmGestureTest/user24_natural/{int(yi)}.npy"]
+        ev = events_array(arr[:, 3] * 1000, arr[:, 0], arr[:, 1], arr[:, 2])
+        assert torch.equal(xi, torch.from_numpy(integrate_frames(ev, 5).astype(np.float32)))
+
+
+def test_dvs128_gesture_corrupt_npy_names_the_file(tmp_path):
+    write_gesture(tmp_path)
+    bad = tmp_path / "dvs128_gesture" / "DVSGesture" / "ibmGestureTest" / "user24_natural" / "3.npy"
+    bad.write_bytes(bad.read_bytes()[:100])
+    b = load_data("dvs128_gesture", data_root=str(tmp_path), T=2, batch_size=11)
+    with pytest.raises(DataError, match=r"user24_natural/3\.npy is corrupt or truncated"):
+        batches(b.test)
