@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import optuna
 import torch
 
 from bench.config import ConfigError, RunConfig, parse_overrides, resolve
@@ -160,12 +161,25 @@ def run_cell(payload: dict[str, Any], trial: Any) -> dict[str, Any]:
 
 def _worker(storage: str | None, study_dir: str, study: str, threads: int) -> int:
     """One local worker process: its share of the cores, its own GPU when there are several."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(threads)
     index = int(multiprocessing.current_process().name.rsplit("-", 1)[-1] or 0)
     if torch.cuda.is_available() and torch.cuda.device_count() > 1:
         torch.cuda.set_device(index % torch.cuda.device_count())
     st = load_study(study, open_storage(storage, Path(study_dir)), directions=DIRECTIONS)
-    return run_queue(st, run_cell, progress=False)
+    return run_queue(st, run_cell, progress=index == 0)  # worker 0 shows everyone's progress
+
+
+def choose_workers(value: str, n_cells: int) -> int:
+    """--workers: a number, or auto = one per GPU, else one per CPU core (at most 4): small CPU
+    models train faster as several one-thread processes than as one multi-thread process."""
+    if value == "auto":
+        if torch.cuda.is_available():
+            return torch.cuda.device_count()
+        return max(1, min(os.cpu_count() or 1, 4, n_cells))
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"--workers {value}: pass a number >= 1 or auto.")
+    return int(value)
 
 
 def write_study_json(path: Path, info: dict[str, Any]) -> None:
@@ -178,6 +192,7 @@ def write_study_json(path: Path, info: dict[str, Any]) -> None:
                 "--study NAME to start a new one."
             )
         info["seeds"] = sorted(set(old.get("seeds", [])) | set(info["seeds"]))
+        info["runs"] = {**old.get("runs", {}), **info["runs"]}
         info["created"] = old.get("created", info["created"])
     from bench.train import atomic_save
 
@@ -196,19 +211,23 @@ def main(argv: list[str] | None = None) -> int:
         "--storage",
         help="postgresql://... for several machines (default: a journal file in the study folder)",
     )
-    parser.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
+    parser.add_argument(
+        "--workers",
+        default="auto",
+        help="worker processes on this machine (auto: one per GPU, else one per CPU core up to 4)",
+    )
     parser.add_argument("--results", default="results", help="folder of study folders")
     parser.add_argument("--dry-run", action="store_true", help="print the runs, run nothing")
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI prints its own summary
     try:
-        if args.workers < 1:
-            raise ConfigError(f"--workers {args.workers}: pass 1 or more.")
         plan = expand(apply_ablation_preset(args.overrides))
         first = resolve({**plan["fixed"], **next(iter(plan["variants"].values()))})
         study = args.study or default_study_name(plan, first.data.name)
         study_dir = Path(args.results) / study
         cells = build_cells(plan, study, study_dir)
+        workers = choose_workers(args.workers, len(cells))
         if first.device.startswith("cuda") and not torch.cuda.is_available():
             raise ConfigError(
                 f"device={first.device} was asked for but no CUDA GPU is visible: "
@@ -256,13 +275,12 @@ def main(argv: list[str] | None = None) -> int:
         st = load_study(study, storage, directions=DIRECTIONS)
         added = enqueue_cells(st, cells)
         print(f"Queued {added} new runs; {len(cells) - added} were already queued or done.")
-        if args.workers == 1:
+        if workers == 1:
             run_queue(st, run_cell, progress=True)
         else:
-            threads = max(1, (os.cpu_count() or 1) // args.workers)
-            codes = start_workers(
-                args.workers, _worker, (args.storage, str(study_dir), study, threads)
-            )
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            print(f"Starting {workers} worker processes ({threads} thread(s) each).")
+            codes = start_workers(workers, _worker, (args.storage, str(study_dir), study, threads))
             if any(codes):
                 print(f"warning: worker exit codes {codes}", file=sys.stderr)
     except ConfigError as err:
@@ -290,14 +308,14 @@ def main(argv: list[str] | None = None) -> int:
         + (f", {status['failed']} failed" if status.get("failed") else "")
         + "."
     )
-    stats_path = written.get("stats")
+    stats_path = written.get("stats.csv")
     if stats_path and Path(stats_path).exists():
         import pandas as pd
 
         stats = pd.read_csv(stats_path)
         for _, row in stats[stats["metric"].str.startswith("test_acc")].iterrows():
             print(f"  {row['verdict']}")
-    print(f"Report: {written.get('report', study_dir / 'report.md')}")
+    print(f"Report: {written.get('report.md', study_dir / 'report.md')}")
     print(f"Plots:  {study_dir / 'plots'}/")
     return 0
 

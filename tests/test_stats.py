@@ -124,6 +124,10 @@ def test_five_pairs_cannot_reach_significance() -> None:
 def test_holm_on_known_p_values() -> None:
     np.testing.assert_allclose(stats._holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
     np.testing.assert_allclose(stats._holm([0.01, np.nan, 0.03]), [0.02, np.nan, 0.03])
+    rng = np.random.default_rng(0)
+    for m in (1, 2, 5, 12):
+        p = rng.uniform(0, 0.2, m)
+        np.testing.assert_allclose(stats._holm(p), multipletests(p, method="holm")[1])
     # Three variants on 6 seeds with hand-known exact p: all positive 2/64, only rank 1 negative
     # 4/64, only rank 2 negative 6/64. Holm: 3 * 2/64, max(2 * 4/64, ...), max(..., 6/64).
     runs = make_runs({

@@ -1,0 +1,130 @@
+"""The training loop: learning, determinism, resume, failures, DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.config import ConfigError, resolve
+from bench.train import RECORD, main, resolve_device, train_run
+
+TINY = {"preset": "digits-1-32", "train.epochs": 2}
+# Fields that measure the machine, not the run.
+TIMING = {"epoch_seconds", "train_img_per_s", "eval_img_per_s"}
+
+
+def comparable(record: dict) -> dict:
+    """A record without wall-clock fields, so two runs of one config can be compared exactly."""
+    out = {
+        k: v
+        for k, v in record.items()
+        if k not in ("started", "finished", "device", "versions", "resumed_from_epoch")
+    }
+    out["curves"] = [{k: v for k, v in row.items() if k not in TIMING} for row in record["curves"]]
+    out["metrics"] = {k: v for k, v in record["metrics"].items() if k not in TIMING}
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> dict:
+    return train_run(resolve(TINY), tmp_path_factory.mktemp("tiny"), quiet=True)
+
+
+def test_default_cpu_model_learns_digits_far_above_chance(tmp_path: Path) -> None:
+    record = train_run(resolve({"train.epochs": 4, "seed": 0}), tmp_path, quiet=True)
+    assert record["status"] == "complete"
+    assert record["metrics"]["test_acc"] > 0.5  # chance is 0.1
+    assert len(record["correct"]) == 360
+    assert sum(record["correct"]) / 360 == pytest.approx(record["metrics"]["test_acc"])
+
+
+def test_record_holds_curves_energy_and_labels(tiny_run: dict, tmp_path: Path) -> None:
+    r = tiny_run
+    assert r["status"] == "complete" and r["error"] is None
+    assert [row["epoch"] for row in r["curves"]] == [1, 2]
+    assert r["metrics"]["test_acc"] == r["curves"][-1]["test_acc"]  # final epoch, not the best
+    assert r["metrics"]["best_test_acc_over_epochs_optimistic"] == max(
+        row["test_acc"] for row in r["curves"]
+    )
+    assert r["params"] == 28_966
+    assert r["energy"]["totals"]["macs_dense"] > r["energy"]["totals"]["sops_paper"] > 0
+    assert set(r["curves"][-1]["firing_rates"]) >= {"blocks.0.attn.body.attn_neuron"}
+    assert r["run_id"] == resolve(TINY).run_id
+    for key in ("torch", "spikingjelly", "optuna", "git_commit"):
+        assert r["versions"][key]
+
+
+def test_same_seed_same_record_other_seed_differs(tiny_run: dict, tmp_path: Path) -> None:
+    again = train_run(resolve(TINY), tmp_path / "again", quiet=True)
+    assert comparable(again) == comparable(tiny_run)
+    other = train_run(resolve({**TINY, "seed": 1}), tmp_path / "other", quiet=True)
+    assert other["curves"][0]["train_loss"] != tiny_run["curves"][0]["train_loss"]
+
+
+def test_interrupted_run_resumes_to_the_same_record(tiny_run: dict, tmp_path: Path) -> None:
+    first = train_run(resolve(TINY), tmp_path, quiet=True, stop_after_epochs=1)
+    assert first["status"] == "interrupted" and not (tmp_path / RECORD).exists()
+    resumed = train_run(resolve(TINY), tmp_path, quiet=True)
+    assert resumed["resumed_from_epoch"] == 1
+    assert comparable(resumed) == comparable(tiny_run)
+    # A finished record is returned as it is, without training again.
+    assert train_run(resolve(TINY), tmp_path, quiet=True)["finished"] == resumed["finished"]
+
+
+def test_nan_loss_ends_the_run_failed_with_its_reason(tmp_path: Path) -> None:
+    record = train_run(resolve({**TINY, "train.lr": 1e38}), tmp_path, quiet=True)
+    assert record["status"] == "failed"
+    assert "training loss became nan" in record["error"] and "lower lr" in record["error"]
+    assert json.loads((tmp_path / RECORD).read_text())["status"] == "failed"
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(capsys) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible")
+    with pytest.raises(ConfigError, match="no CUDA GPU is visible: use device=cpu"):
+        resolve_device("cuda")
+    assert main(["device=cuda", "epochs=1"]) == 2
+    assert "no CUDA GPU is visible" in capsys.readouterr().err
+
+
+def test_cli_refuses_sweeps(capsys) -> None:
+    assert main(["attention=ssa,vsa"]) == 2
+    assert "use python -m bench.ablate" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun is not installed")
+def test_ddp_two_gloo_processes_match_one_process(tiny_run: dict, tmp_path: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args = ["preset=digits-1-32", "epochs=2", "--quiet", "--out", str(tmp_path)]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            "--master_port=0",
+            "-m",
+            "bench.train",
+            *args,
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+        timeout=600,
+    )
+    ddp = json.loads((tmp_path / RECORD).read_text())
+    assert ddp["status"] == "complete" and ddp["world_size"] == 2
+    assert len(ddp["correct"]) == 360
+    # Same global batch (2 x 16 = 32), same data order and init; only BatchNorm differs (its
+    # statistics come from 16 instead of 32 samples), so the runs agree closely, not bitwise.
+    single = tiny_run["metrics"]
+    assert abs(ddp["curves"][0]["train_loss"] - tiny_run["curves"][0]["train_loss"]) < 0.05
+    assert abs(ddp["metrics"]["test_acc"] - single["test_acc"]) < 0.08
