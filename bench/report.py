@@ -525,6 +525,10 @@ def refresh(study_dir: Study | str | Path) -> dict[str, Path]:
     written = {"runs.csv": write_runs_csv(study, runs)}
     result = compute_stats(study, runs)
     written["stats.csv"] = write_stats_csv(study, result)
+    if study.kind == "search":  # trials.csv, best.json / pareto.json from the Optuna storage
+        from bench.search import write_search_outputs
+
+        written.update(write_search_outputs(study.path))
     plots = plot_study(study, runs, curves_frame(study))
     written.update({f"plot:{p.stem}": p for p in plots})
     written["report.md"] = write_report(study, runs=runs, result=result, plots=plots)

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -273,6 +274,10 @@ def train_run(
                 f"out of memory at batch_size={cfg.train.batch_size} on {record['device']}: "
                 "lower batch_size or use amp=bf16."
             ),
+        )
+    except Exception as err:  # anything else still leaves a record that says what happened
+        record.update(
+            status="failed", error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc()
         )
     record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     if rank == 0 and record["status"] != "interrupted":

@@ -37,9 +37,9 @@ def tiny_run(tmp_path_factory) -> dict:
 
 
 def test_default_cpu_model_learns_digits_far_above_chance(tmp_path: Path) -> None:
-    record = train_run(resolve({"train.epochs": 4, "seed": 0}), tmp_path, quiet=True)
+    record = train_run(resolve({"seed": 0}), tmp_path, quiet=True)  # digits-2-32, 8 epochs
     assert record["status"] == "complete"
-    assert record["metrics"]["test_acc"] > 0.5  # chance is 0.1
+    assert record["metrics"]["test_acc"] > 0.75  # chance is 0.1; seed 0 reaches 0.858
     assert len(record["correct"]) == 360
     assert sum(record["correct"]) / 360 == pytest.approx(record["metrics"]["test_acc"])
 
@@ -77,11 +77,29 @@ def test_interrupted_run_resumes_to_the_same_record(tiny_run: dict, tmp_path: Pa
     assert train_run(resolve(TINY), tmp_path, quiet=True)["finished"] == resumed["finished"]
 
 
-def test_nan_loss_ends_the_run_failed_with_its_reason(tmp_path: Path) -> None:
-    record = train_run(resolve({**TINY, "train.lr": 1e38}), tmp_path, quiet=True)
+def test_nan_loss_ends_the_run_failed_with_its_reason(tmp_path: Path, monkeypatch) -> None:
+    from components.model import Spikformer
+
+    forward = Spikformer.forward
+    calls = []
+
+    def diverging(self, x):  # the third training batch produces NaN logits
+        calls.append(1)
+        logits = forward(self, x)
+        return logits * float("nan") if len(calls) == 3 else logits
+
+    monkeypatch.setattr(Spikformer, "forward", diverging)
+    record = train_run(resolve(TINY), tmp_path, quiet=True)
     assert record["status"] == "failed"
-    assert "training loss became nan" in record["error"] and "lower lr" in record["error"]
+    assert record["error"].startswith("the training loss became nan at epoch 1, batch 3")
+    assert "lower lr" in record["error"]
     assert json.loads((tmp_path / RECORD).read_text())["status"] == "failed"
+
+
+def test_an_unexpected_error_still_writes_a_failed_record(tmp_path: Path) -> None:
+    record = train_run(resolve({**TINY, "train.lr": 1e38}), tmp_path, quiet=True)
+    assert record["status"] == "failed" and "overflow" in record["error"]
+    assert json.loads((tmp_path / RECORD).read_text())["error"] == record["error"]
 
 
 def test_cuda_without_a_gpu_is_a_clear_error(capsys) -> None:
@@ -102,6 +120,11 @@ def test_cli_refuses_sweeps(capsys) -> None:
 
 @pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun is not installed")
 def test_ddp_two_gloo_processes_match_one_process(tiny_run: dict, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # torchrun needs a concrete free port (0 is not resolved)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     args = ["preset=digits-1-32", "epochs=2", "--quiet", "--out", str(tmp_path)]
     subprocess.run(
@@ -110,7 +133,7 @@ def test_ddp_two_gloo_processes_match_one_process(tiny_run: dict, tmp_path: Path
             "-m",
             "torch.distributed.run",
             "--nproc_per_node=2",
-            "--master_port=0",
+            f"--master_port={port}",
             "-m",
             "bench.train",
             *args,
@@ -125,6 +148,9 @@ def test_ddp_two_gloo_processes_match_one_process(tiny_run: dict, tmp_path: Path
     assert len(ddp["correct"]) == 360
     # Same global batch (2 x 16 = 32), same data order and init; only BatchNorm differs (its
     # statistics come from 16 instead of 32 samples), so the runs agree closely, not bitwise.
-    single = tiny_run["metrics"]
-    assert abs(ddp["curves"][0]["train_loss"] - tiny_run["curves"][0]["train_loss"]) < 0.05
-    assert abs(ddp["metrics"]["test_acc"] - single["test_acc"]) < 0.08
+    # Tolerances: train loss within 0.03 each epoch, test loss within 0.05 (measured: 0.015 and
+    # 0.002); test accuracy of this barely trained model within 0.10 (measured: 0.08).
+    for ours, ref in zip(ddp["curves"], tiny_run["curves"], strict=True):
+        assert abs(ours["train_loss"] - ref["train_loss"]) < 0.03
+    assert abs(ddp["metrics"]["test_loss"] - tiny_run["metrics"]["test_loss"]) < 0.05
+    assert abs(ddp["metrics"]["test_acc"] - tiny_run["metrics"]["test_acc"]) < 0.10
