@@ -154,3 +154,13 @@ def test_ddp_two_gloo_processes_match_one_process(tiny_run: dict, tmp_path: Path
         assert abs(ours["train_loss"] - ref["train_loss"]) < 0.03
     assert abs(ddp["metrics"]["test_loss"] - tiny_run["metrics"]["test_loss"]) < 0.05
     assert abs(ddp["metrics"]["test_acc"] - tiny_run["metrics"]["test_acc"]) < 0.10
+
+
+@pytest.mark.parametrize("extra", [
+    {"train.amp": "bf16"},
+    {"train.mixup": 0.5, "train.cutmix": 1.0, "train.mixup_off_epoch": 1, "train.clip_grad": 1.0},
+])
+def test_protocol_options_run(extra: dict, tmp_path: Path) -> None:
+    record = train_run(resolve({**TINY, **extra}), tmp_path, quiet=True)
+    assert record["status"] == "complete", record["error"]
+    assert all(0 <= row["train_acc"] <= 1 for row in record["curves"])

@@ -1,0 +1,447 @@
+"""`python -m bench.throughput PRESET [--batch 32] [--rounds N] [--fast] [--compile] [--json]`
+
+Training and eval images/s, FLOPs per image and peak memory of our Spikformer, measured side by
+side in one process against spikingjelly 2.0's own Spikformer of the same shape (CIFAR-size
+presets only): every round times one step of each path in turn (A B A B ...), and the ratio vs
+spikingjelly is the median of the per-round ratios, so load from other processes cancels out.
+
+Paths:
+  sj          spikingjelly.activation_based.model.spikformer (fp32, eager)
+  eager       our model, fp32, eager (the default LIF is FusedLIFNode, bit-identical to SJ's)
+  fast        `make_fast(model)`: bf16 matrix products (Linear and the spike-input convs) with
+              fp32 outputs, so BN inputs and membrane potentials stay fp32; eager
+  fast+compile  the same under torch.compile (with --compile; first step takes minutes on CPU)
+
+FLOPs: matrix products and convs only (torch.utils.flop_counter), forward and forward+backward.
+Memory: on CUDA, torch.cuda.max_memory_allocated growth during one training step. On CPU torch
+has no allocator statistics, so two figures are given: "act MB", the bytes of tensors autograd
+saves for backward (distinct storages, exact), and "peak MB", the growth of the process's peak
+resident set (VmHWM, reset through /proc/self/clear_refs) during one training step, which also
+counts temporaries and allocator slack and is approximate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from spikingjelly.activation_based import functional
+from spikingjelly.activation_based import neuron as sj_neuron
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from components import create_model
+from components.layers import TokenLinear
+from components.model import Spikformer
+from components.presets import get_preset
+
+# ---------------------------------------------------------------------------------------------
+# fast path: bf16 matrix products, everything else fp32
+
+
+class BF16Linear(nn.Linear):
+    """nn.Linear whose product runs in bf16; the output is cast back to fp32 at once, so the BN
+    and the neuron after it see fp32 (weights stay fp32 masters; grads arrive fp32)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = None if self.bias is None else self.bias.to(torch.bfloat16)
+        return F.linear(x.to(torch.bfloat16), self.weight.to(torch.bfloat16), bias).float()
+
+
+class BF16TokenLinear(TokenLinear):
+    """TokenLinear (oneDNN 1x1 conv on the channels-last token view) in bf16, fp32 output."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() < 3 or x.device.type != "cpu":
+            return BF16Linear.forward(self, x)
+        n, k = x.shape[-2:]
+        x4 = x.to(torch.bfloat16).reshape(-1, n, 1, k).permute(0, 3, 1, 2)
+        w = self.weight.to(torch.bfloat16)[:, :, None, None]
+        bias = None if self.bias is None else self.bias.to(torch.bfloat16)
+        y = F.conv2d(x4, w, bias).float()
+        return y.permute(0, 2, 3, 1).reshape(*x.shape[:-1], -1)
+
+
+class BF16Conv2d(nn.Conv2d):
+    """nn.Conv2d computed in bf16 with an fp32 output (see BF16Linear)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = None if self.bias is None else self.bias.to(torch.bfloat16)
+        w = self.weight.to(torch.bfloat16)
+        return self._conv_forward(x.to(torch.bfloat16), w, bias).float()
+
+
+def make_fast(model: Spikformer, compile: bool = False) -> nn.Module:
+    """Opt-in fast path, in place: every Linear and Conv2d whose input is spikes (or the small
+    integers of the SEW stream, exact in bf16) computes in bf16 with an fp32 output. The first
+    conv (analog image input), the classifier head and the attention products stay fp32.
+    Parameters, state_dict keys and parameter counts are unchanged. With `compile=True` the
+    result is also wrapped in torch.compile (slow first step on CPU)."""
+    first_conv = next(m for m in model.stem.modules() if isinstance(m, nn.Conv2d))
+    for m in model.modules():
+        if m is first_conv or m is model.head:
+            continue
+        if type(m) is TokenLinear:
+            m.__class__ = BF16TokenLinear
+        elif type(m) is nn.Linear:
+            m.__class__ = BF16Linear
+        elif type(m) is nn.Conv2d:
+            m.__class__ = BF16Conv2d
+    return torch.compile(model) if compile else model
+
+
+# ---------------------------------------------------------------------------------------------
+# models and steps
+
+
+def build_sj(preset: str) -> nn.Module | None:
+    """spikingjelly's Spikformer with the preset's shape, or None where SJ has no equivalent
+    (it supports 4x4 patches on 32x32 inputs with the SPS stem, SEW residual and SSA)."""
+    from spikingjelly.activation_based.model.spikformer import Spikformer as SJSpikformer
+
+    cfg = get_preset(preset).model
+    if (cfg.img_size, cfg.stem, cfg.residual, cfg.attention) != (32, "sps", "sew", "ssa"):
+        return None
+    return SJSpikformer(
+        T=cfg.T,
+        in_channels=cfg.in_channels,
+        img_size_h=32,
+        img_size_w=32,
+        patch_size=4,
+        num_classes=cfg.num_classes,
+        embed_dims=cfg.dim,
+        num_heads=cfg.heads,
+        mlp_ratio=cfg.mlp_ratio,
+        depths=cfg.depth,
+    )
+
+
+@dataclass
+class Runner:
+    """One path: a model, its optimizer, and whether it needs an explicit neuron reset."""
+
+    name: str
+    model: nn.Module
+    reset: bool = False  # SJ's model keeps state between calls; ours resets in forward
+    mean_t: bool = False  # SJ's model returns [T, B, classes]; the prediction is the mean over T
+    opt: torch.optim.Optimizer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=5e-4, weight_decay=0.06)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.reset:
+            functional.reset_net(self.model)
+        out = self.model(x)
+        return out.mean(0) if self.mean_t else out
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.model.train()
+        self.opt.zero_grad(set_to_none=True)
+        F.cross_entropy(self.forward(x), y).backward()
+        self.opt.step()
+
+    def eval_step(self, x: torch.Tensor) -> None:
+        self.model.eval()
+        with torch.no_grad():
+            self.forward(x)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed(fn: Callable[[], None], device: torch.device) -> float:
+    _sync(device)
+    t0 = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - t0
+
+
+# ---------------------------------------------------------------------------------------------
+# FLOPs and memory
+
+
+def instrumented_step(runner: Runner, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, int]:
+    """One full training step (it also serves as warm-up) that counts (forward, forward+backward)
+    FLOPs per image, matrix products and convs only, and the bytes of distinct storages autograd
+    saves for backward (exact, independent of the allocator; parameters excluded)."""
+    params = {p.untyped_storage().data_ptr() for p in runner.model.parameters()}
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        s = t.untyped_storage()
+        if s.data_ptr() not in params:
+            seen[s.data_ptr()] = s.nbytes()
+        return t
+
+    runner.model.train()
+    runner.opt.zero_grad(set_to_none=True)
+    with FlopCounterMode(display=False) as fwd:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            out = runner.forward(x)
+    with FlopCounterMode(display=False) as bwd:
+        F.cross_entropy(out, y).backward()
+    runner.opt.step()
+    fwd_flops = fwd.get_total_flops()
+    return fwd_flops / len(x), (fwd_flops + bwd.get_total_flops()) / len(x), sum(seen.values())
+
+
+def _vm_kb(field_name: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _trim_heap() -> None:
+    gc.collect()
+    try:  # give freed heap pages back so the next peak starts from what is really live
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def peak_step_bytes(runner: Runner, x: torch.Tensor, y: torch.Tensor) -> int | None:
+    """Peak memory growth during one training step. CUDA: allocator peak; CPU: VmHWM growth after
+    resetting it via /proc/self/clear_refs (None where that is not possible)."""
+    device = x.device
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        base = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        runner.train_step(x, y)
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - base
+    _trim_heap()  # the caller has run one step: optimizer state exists already
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current RSS
+    except OSError:
+        return None
+    base = _vm_kb("VmRSS")
+    runner.train_step(x, y)
+    peak = _vm_kb("VmHWM")
+    if base is None or peak is None:
+        return None
+    return (peak - base) * 1024
+
+
+# ---------------------------------------------------------------------------------------------
+# spike flips of the fast path
+
+
+def _neuron_outputs(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    outs: list[torch.Tensor] = []
+    hooks = [
+        m.register_forward_hook(lambda _m, _i, o: outs.append(o.detach()))
+        for m in model.modules()
+        if isinstance(m, sj_neuron.BaseNode)
+    ]
+    try:
+        model.train()
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return outs
+
+
+def spike_flip_fraction(preset: str, x: torch.Tensor, seed: int = 0) -> dict[str, float]:
+    """Fraction of all neuron outputs (every neuron, time step, position) that differ between
+    the fp32 model and `make_fast` of a copy with the same weights, one forward in train mode;
+    plus the relative L2 difference of the logits."""
+    torch.manual_seed(seed)
+    ref = create_model(preset).to(x.device)
+    fast = create_model(preset).to(x.device)
+    fast.load_state_dict(ref.state_dict())
+    make_fast(fast)
+    a, b = _neuron_outputs(ref, x), _neuron_outputs(fast, x)
+    flips = sum(int((p != q).sum()) for p, q in zip(a, b, strict=True))
+    total = sum(p.numel() for p in a)
+    with torch.no_grad():
+        ref.train(), fast.train()
+        la, lb = ref(x), fast(x)
+    return {
+        "flip_fraction": flips / total,
+        "firing_rate": sum(float(p.sum()) for p in a) / total,
+        "logit_rel_diff": float((la - lb).norm() / la.norm()),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# measurement
+
+
+@dataclass
+class PathResult:
+    path: str
+    train_ips: float
+    eval_ips: float
+    train_ratio_vs_sj: float | None
+    eval_ratio_vs_sj: float | None
+    gflops_fwd: float | None
+    gflops_train: float | None
+    act_mb: float | None
+    peak_mb: float | None
+
+
+def measure(
+    preset: str,
+    batch: int = 32,
+    rounds: int = 3,
+    fast: bool = False,
+    compile: bool = False,
+    with_sj: bool = True,
+    device: str | None = None,
+    seed: int = 0,
+) -> dict:
+    """Measure every path side by side; returns {"results": [PathResult dicts], ...}."""
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    torch.manual_seed(seed)
+    cfg = get_preset(preset).model
+    x = torch.randn(batch, cfg.in_channels, cfg.img_size, cfg.img_size, device=dev)
+    y = torch.randint(0, cfg.num_classes, (batch,), device=dev)
+
+    runners: list[Runner] = []
+    sj = build_sj(preset) if with_sj else None
+    if sj is not None:
+        runners.append(Runner("sj", sj.to(dev), reset=True, mean_t=True))
+    runners.append(Runner("eager", create_model(preset).to(dev)))
+    if fast:
+        runners.append(Runner("fast", make_fast(create_model(preset).to(dev))))
+    if compile:
+        runners.append(Runner("fast+compile", make_fast(create_model(preset).to(dev), True)))
+
+    # static figures first (eager models only; the compiled one computes the same products)
+    flops: dict[str, tuple[float, float]] = {}
+    act: dict[str, float] = {}
+    peak: dict[str, float | None] = {}
+    for r in runners:
+        if r.name == "fast+compile":
+            r.train_step(x, y)  # compilation
+        else:
+            f_fwd, f_train, saved = instrumented_step(r, x, y)
+            flops[r.name], act[r.name] = (f_fwd, f_train), saved / 2**20
+        r.eval_step(x)  # warm-up
+    for r in runners:
+        p = peak_step_bytes(r, x, y)
+        peak[r.name] = None if p is None else p / 2**20
+
+    times: dict[str, dict[str, list[float]]] = {r.name: {"train": [], "eval": []} for r in runners}
+    for _ in range(rounds):  # A B A B: each round times every path once, back to back
+        for r in runners:
+            times[r.name]["train"].append(_timed(lambda r=r: r.train_step(x, y), dev))
+        for r in runners:
+            times[r.name]["eval"].append(_timed(lambda r=r: r.eval_step(x), dev))
+
+    def ratio(name: str, kind: str) -> float | None:
+        if sj is None:
+            return None
+        per_round = [
+            a / b for a, b in zip(times["sj"][kind], times[name][kind], strict=True)
+        ]
+        return statistics.median(per_round)
+
+    results = []
+    for r in runners:
+        t = times[r.name]
+        f = flops.get(r.name)
+        results.append(
+            PathResult(
+                path=r.name,
+                train_ips=batch / statistics.median(t["train"]),
+                eval_ips=batch / statistics.median(t["eval"]),
+                train_ratio_vs_sj=ratio(r.name, "train"),
+                eval_ratio_vs_sj=ratio(r.name, "eval"),
+                gflops_fwd=None if f is None else f[0] / 1e9,
+                gflops_train=None if f is None else f[1] / 1e9,
+                act_mb=act.get(r.name),
+                peak_mb=peak.get(r.name),
+            )
+        )
+    out = {
+        "preset": preset,
+        "batch": batch,
+        "rounds": rounds,
+        "device": str(dev),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "results": [asdict(r) for r in results],
+        "step_seconds": times,  # raw per-round times, for anyone who wants other statistics
+    }
+    if fast or compile:
+        out["fast_path_spikes"] = spike_flip_fraction(preset, x[: min(batch, 16)], seed)
+    return out
+
+
+def format_table(report: dict) -> str:
+    def num(v: float | None, fmt: str) -> str:
+        return "-" if v is None else format(v, fmt)
+
+    lines = [
+        f"{report['preset']}, batch {report['batch']}, {report['rounds']} rounds (A B A B, "
+        f"median), {report['device']}, {report['threads']} threads, torch {report['torch']}",
+        f"{'path':<13} {'train img/s':>11} {'eval img/s':>10} {'train x SJ':>10} "
+        f"{'eval x SJ':>9} {'GFLOP/img fwd':>13} {'fwd+bwd':>8} {'act MB':>8} {'peak MB':>8}",
+    ]
+    for r in report["results"]:
+        lines.append(
+            f"{r['path']:<13} {r['train_ips']:>11.2f} {r['eval_ips']:>10.2f} "
+            f"{num(r['train_ratio_vs_sj'], '.2f'):>10} {num(r['eval_ratio_vs_sj'], '.2f'):>9} "
+            f"{num(r['gflops_fwd'], '.3f'):>13} {num(r['gflops_train'], '.3f'):>8} "
+            f"{num(r['act_mb'], '.0f'):>8} {num(r['peak_mb'], '.0f'):>8}"
+        )
+    s = report.get("fast_path_spikes")
+    if s:
+        lines.append(
+            f"fast path vs fp32, same weights: {100 * s['flip_fraction']:.3f}% of neuron outputs "
+            f"flip (firing rate {100 * s['firing_rate']:.2f}%), logits rel. diff "
+            f"{s['logit_rel_diff']:.2e}"
+        )
+    lines.append(
+        "act MB: tensors saved for backward; peak MB: peak RSS growth in one training step "
+        "(CPU, approximate) or CUDA allocator peak growth."
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("preset")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--fast", action="store_true", help="add the bf16 fast path (eager)")
+    parser.add_argument("--compile", action="store_true",
+                        help="add the fast path under torch.compile (minutes to compile on CPU)")
+    parser.add_argument("--no-sj", action="store_true", help="skip spikingjelly's model")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (1 gives steadier figures on a shared machine)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    report = measure(args.preset, args.batch, args.rounds, args.fast, args.compile,
+                     not args.no_sj, args.device)
+    print(json.dumps(report, indent=2) if args.json else format_table(report))
+
+
+if __name__ == "__main__":
+    main()
