@@ -261,6 +261,10 @@ def main(argv: list[str] | None = None) -> int:
         "variants": plan["variants"],
         "seeds": plan["seeds"],
         "fixed": plan["fixed"],
+        "runs": {
+            c["run_id"]: {"variant": c["config"]["variant"], "seed": c["config"]["seed"]}
+            for c in cells
+        },
         "storage": "journal" if args.storage is None else "postgresql",
         "metrics": {
             "test_acc": True,
