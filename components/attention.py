@@ -31,15 +31,10 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(2, 3).reshape(t, b, n, h * d)
 
 
-@ATTENTION.register("ssa")
-class SpikingSelfAttention(nn.Module):
-    """SSA (Spikformer, Zhou et al. ICLR 2023, Eq. 7-10).
-
-    Q, K, V = LIF(BN(Linear(X))) with three projections (fused into one Linear + BN of width 3D,
-    which holds exactly the same parameters); per head Y = LIF_{0.5}(s * Q K^T V), no softmax;
-    output = BN(Linear(Y)). With no softmax the product is associative, so it is evaluated as
-    Q (K^T V): the same function at O(N d^2) instead of O(N^2 d).
-    """
+class SpikingQKV(nn.Module):
+    """The parts the all-spiking attentions share: Q, K, V = LIF(BN(Linear(X))) from one fused
+    Linear + BN of width 3D (exactly the parameters of three separate projections), the neuron
+    after the mixing step (V_th = attn_threshold), and the output projection BN(Linear(.))."""
 
     def __init__(
         self,
@@ -60,6 +55,16 @@ class SpikingSelfAttention(nn.Module):
     def qkv_spikes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         q, k, v = self.qkv(x).chunk(3, dim=-1)
         return self.q_neuron(q), self.k_neuron(k), self.v_neuron(v)
+
+
+@ATTENTION.register("ssa")
+class SpikingSelfAttention(SpikingQKV):
+    """SSA (Spikformer, Zhou et al. ICLR 2023, Eq. 7-10).
+
+    Q, K, V = LIF(BN(Linear(X))); per head Y = LIF_{0.5}(s * Q K^T V), no softmax;
+    output = BN(Linear(Y)). With no softmax the product is associative, so it is evaluated as
+    Q (K^T V): the same function at O(N d^2) instead of O(N^2 d).
+    """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = (split_heads(t, self.heads) for t in self.qkv_spikes(x))
@@ -125,33 +130,18 @@ ATTENTION.register("leakyrelu_map")(_float_map("leakyrelu"))
 
 
 @ATTENTION.register("sdsa")
-class SpikeDrivenSelfAttention(nn.Module):
+class SpikeDrivenSelfAttention(SpikingQKV):
     """SDSA (Spike-driven Transformer, Yao et al. NeurIPS 2023, Eq. 13-14).
 
     Q, K, V spikes as in SSA; Y = Q * LIF_{0.5}(sum over tokens of K * V) with * the element-wise
     product: a per-channel mask, linear in N and free of multiplications. Heads do not change the
-    function (every channel is its own head); `heads` is accepted for the common signature.
+    function (every channel is its own head); `heads` and `scale` are accepted for the common
+    signature and unused.
     """
 
-    def __init__(
-        self,
-        dim: int,
-        heads: int,
-        make_neuron: MakeNeuron,
-        qkv_bias: bool = True,
-        scale: float = 0.125,
-        attn_threshold: float = 0.5,
-    ) -> None:
-        super().__init__()
-        self.qkv = LinearBN(dim, 3 * dim, bias=qkv_bias)
-        self.q_neuron, self.k_neuron, self.v_neuron = make_neuron(), make_neuron(), make_neuron()
-        self.kv_neuron = make_neuron(threshold=attn_threshold)
-        self.proj = LinearBN(dim, dim, bias=True)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q, k, v = self.qkv(x).chunk(3, dim=-1)
-        q, k, v = self.q_neuron(q), self.k_neuron(k), self.v_neuron(v)
-        mask = self.kv_neuron((k * v).sum(dim=2, keepdim=True))
+        q, k, v = self.qkv_spikes(x)
+        mask = self.attn_neuron((k * v).sum(dim=2, keepdim=True))
         return self.proj(q * mask)
 
 
