@@ -120,6 +120,17 @@ class LIFNode(sj_neuron.LIFNode):
 FusedLIFNode = LIFNode  # the name benchmarks and tests use for the fused variant
 
 
+def _common(v_threshold: float, v_reset: float | None, surrogate, detach_reset: bool) -> dict:
+    """Arguments every spikingjelly neuron takes, multi-step."""
+    return dict(
+        v_threshold=v_threshold,
+        v_reset=v_reset,
+        surrogate_function=surrogate,
+        detach_reset=detach_reset,
+        step_mode="m",
+    )
+
+
 @NEURON.register("lif")
 def lif(tau: float, v_threshold: float, v_reset: float | None, surrogate, detach_reset: bool):
     """Leaky integrate-and-fire: H = V + (X - V) / tau, S = H >= V_th, hard or soft reset.
@@ -127,15 +138,8 @@ def lif(tau: float, v_threshold: float, v_reset: float | None, surrogate, detach
     Built as FusedLIFNode: bit-identical spikes and gradients to spikingjelly's LIFNode, about
     2-4x faster on CPU in the paper's setting (benchmarks/lif_micro.py); falls back otherwise.
     """
-    return FusedLIFNode(
-        tau=float(tau),
-        decay_input=True,
-        v_threshold=v_threshold,
-        v_reset=v_reset,
-        surrogate_function=surrogate,
-        detach_reset=detach_reset,
-        step_mode="m",
-    )
+    common = _common(v_threshold, v_reset, surrogate, detach_reset)
+    return FusedLIFNode(tau=float(tau), decay_input=True, **common)
 
 
 @NEURON.register("lif_sj")
@@ -143,29 +147,15 @@ def lif_spikingjelly(
     tau: float, v_threshold: float, v_reset: float | None, surrogate, detach_reset: bool
 ):
     """The same LIF as `lif`, run by spikingjelly's own LIFNode (for comparisons)."""
-    return sj_neuron.LIFNode(
-        tau=float(tau),
-        decay_input=True,
-        v_threshold=v_threshold,
-        v_reset=v_reset,
-        surrogate_function=surrogate,
-        detach_reset=detach_reset,
-        step_mode="m",
-    )
+    common = _common(v_threshold, v_reset, surrogate, detach_reset)
+    return sj_neuron.LIFNode(tau=float(tau), decay_input=True, **common)
 
 
 @NEURON.register("plif")
 def plif(tau: float, v_threshold: float, v_reset: float | None, surrogate, detach_reset: bool):
     """Parametric LIF (Fang et al. 2021): LIF whose 1/tau is learned per layer, starting at tau."""
-    return sj_neuron.ParametricLIFNode(
-        init_tau=float(tau),
-        decay_input=True,
-        v_threshold=v_threshold,
-        v_reset=v_reset,
-        surrogate_function=surrogate,
-        detach_reset=detach_reset,
-        step_mode="m",
-    )
+    common = _common(v_threshold, v_reset, surrogate, detach_reset)
+    return sj_neuron.ParametricLIFNode(init_tau=float(tau), decay_input=True, **common)
 
 
 @NEURON.register("if")
@@ -173,13 +163,10 @@ def integrate_and_fire(
     tau: float, v_threshold: float, v_reset: float | None, surrogate, detach_reset: bool
 ):
     """Integrate-and-fire, no leak: H = V + X (tau is ignored)."""
-    return sj_neuron.IFNode(
-        v_threshold=v_threshold,
-        v_reset=v_reset,
-        surrogate_function=surrogate,
-        detach_reset=detach_reset,
-        step_mode="m",
-    )
+    return sj_neuron.IFNode(**_common(v_threshold, v_reset, surrogate, detach_reset))
+
+
+LEAKY = ("lif", "lif_sj", "plif")  # neurons with a time constant (tau must be > 1)
 
 
 @dataclass(frozen=True)
@@ -197,7 +184,7 @@ class NeuronSettings:
     def __post_init__(self) -> None:
         NEURON.check(self.kind)
         SURROGATE.check(self.surrogate)
-        if self.kind in ("lif", "plif") and not self.tau > 1.0:
+        if self.kind in LEAKY and not self.tau > 1.0:
             raise ValueError(f"Neuron tau must be > 1.0 for {self.kind}, got {self.tau}.")
 
     def factory(self) -> NeuronFactory:

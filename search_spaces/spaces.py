@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from components.neurons import LEAKY
 from components.registry import (
     ATTENTION,
     NEURON,
@@ -30,7 +31,7 @@ from components.registry import (
 )
 
 # Neurons whose membrane leaks with time constant tau; `tau` is searched only for these.
-LEAKY_NEURONS = ("lif", "lif_sj", "plif")
+LEAKY_NEURONS = LEAKY
 # Registered duplicates that would only waste trials: lif_sj is `lif` run by spikingjelly's code.
 SAME_AS = {"lif_sj": "lif"}
 
