@@ -320,12 +320,14 @@ def plot_search(study: Study, out_dir: Path) -> list[Path]:
     n_params = len({p for t in finished for p in t.params})
     jobs = {
         "search_history": (not multi, "it is a multi-objective study",
-                           lambda: ovm.plot_optimization_history(ostudy)),
+                           lambda: ovm.plot_optimization_history(ostudy, target_name=names[0])),
         "search_importance": (n_params >= 2 and len(finished) >= 2,
                               f"it needs >= 2 parameters and >= 2 finished trials "
                               f"(has {n_params} and {len(finished)})",
                               lambda: ovm.plot_param_importances(
                                   ostudy, target=(lambda t: t.values[0]) if multi else None,
+                                  # seeded: regenerating the figure must give the same figure
+                                  evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0),
                                   target_name=names[0])),
         "search_pareto": (multi, "it has a single objective",
                           lambda: ovm.plot_pareto_front(ostudy, target_names=names)),

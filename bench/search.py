@@ -49,7 +49,7 @@ from search_spaces.spaces import (
 )
 
 DEFAULT_TRIALS = 200
-DEFAULT_CONFIRM_SEEDS = 5
+DEFAULT_CONFIRM_SEEDS = 6  # the fewest pairs with which an exact Wilcoxon test can reach p < 0.05
 MAX_CONFIRMED = 3  # Pareto configs re-trained with seeds (each costs confirm-seeds runs)
 
 # Objective name -> (record metric, user attr / metric name, direction).
@@ -216,10 +216,16 @@ def open_search(ctx: dict[str, Any], worker: int = 0) -> optuna.Study:
     sampler, _ = make_sampler(ctx["sampler"], ctx["seed"] + 1009 * worker, len(ctx["objectives"]))
     pruner, _ = make_pruner(ctx["pruner"], ctx["epochs"])
     storage = open_storage(ctx["storage"], Path(ctx["study_dir"]))
-    return load_study(
+    study = load_study(
         ctx["study"], storage, directions=directions(ctx["objectives"]), sampler=sampler,
         pruner=pruner,
     )
+    names = [OBJECTIVES[o][0] for o in ctx["objectives"]]
+    if study.metric_names != names:  # axis labels of optuna's plots and the dashboard
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(names)
+    return study
 
 
 def search_worker(ctx: dict[str, Any], objective: Any = None) -> int:
