@@ -10,7 +10,7 @@ positional settings (dataset=..., epochs=...) and trains it into results/<study>
 --trials is a global budget shared by every worker on every machine; rerunning the command
 resumes the study up to that budget and retries trials whose worker died. Afterwards the best
 config (or up to 3 Pareto configs) is re-trained on --confirm-seeds fresh seeds against the
-dataset's paper config in the ablation study results/<study>-confirm/ (paired statistics, CIs).
+dataset's default config in the ablation study results/<study>-confirm/ (paired statistics, CIs).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from search_spaces.spaces import (
 )
 
 DEFAULT_TRIALS = 200
+BASELINE_LABEL = "default config"  # the dataset's preset (paper model, or our CPU model for digits)
 DEFAULT_CONFIRM_SEEDS = 6  # the fewest pairs with which an exact Wilcoxon test can reach p < 0.05
 MAX_CONFIRMED = 3  # Pareto configs re-trained with seeds (each costs confirm-seeds runs)
 
@@ -406,13 +407,13 @@ def confirm_plan(
     if not keys:
         return None
     base = {canonical_key(k): getattr(base_cfg.model, k) for k in keys}
-    variants: dict[str, dict[str, Any]] = {"paper config": base}
+    variants: dict[str, dict[str, Any]] = {BASELINE_LABEL: base}
     for number, ov in winners_ov.items():
         values = {canonical_key(k): ov.get(k, getattr(base_cfg.model, k)) for k in keys}
         if values != base:
             variants[f"search trial {number}"] = values
     seeds = [s for s in range(n_seeds + 1) if s != train_seed][:n_seeds]
-    return {"variants": variants, "fixed": fixed, "seeds": seeds, "baseline": "paper config",
+    return {"variants": variants, "fixed": fixed, "seeds": seeds, "baseline": BASELINE_LABEL,
             "sweep_keys": keys}
 
 
@@ -428,14 +429,14 @@ def run_confirm(
     fixed = {k: v for k, v in ctx["fixed"].items() if k != "seed"}
     plan = confirm_plan(chosen, fixed, args.confirm_seeds, ctx["train_seed"])
     if plan is None:
-        print("The best config is the paper config itself: nothing to confirm.")
+        print("The best config is the default config itself: nothing to confirm.")
         return None
     name = f"{ctx['study']}-confirm"
     cdir = Path(args.results) / name
     cells = ablate.build_cells(plan, name, cdir)
     workers = ablate.choose_workers(workers_arg, len(cells))
     print(
-        f"Confirming {len(plan['variants']) - 1} config(s) vs the paper config on seeds "
+        f"Confirming {len(plan['variants']) - 1} config(s) vs the default config on seeds "
         f"{plan['seeds']}: {len(cells)} runs -> {cdir}/"
     )
     info = {
@@ -653,7 +654,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.confirm_seeds:
         what = "the best config" if n_obj == 1 else f"up to {MAX_CONFIRMED} Pareto configs"
-        print(f"Then {what} x {args.confirm_seeds} fresh seeds vs the paper config "
+        print(f"Then {what} x {args.confirm_seeds} fresh seeds vs the default config "
               f"-> {study_dir}-confirm/")
     print(f"Results: {study_dir}/ (storage: {storage_text or study_dir / 'study.journal'})")
     if args.dry_run:

@@ -231,7 +231,7 @@ def test_single_objective_confirms_the_best_against_the_paper_config(tmp_path: P
     assert best["ablate_command"].startswith("python -m bench.ablate ")
     confirm = tmp_path / "search-digits-random-accuracy-seed3-confirm"
     meta = json.loads((confirm / "study.json").read_text())
-    assert meta["baseline"] == "paper config" and meta["seeds"] == [1, 2]
+    assert meta["baseline"] == "default config" and meta["seeds"] == [1, 2]
     assert f"search trial {best['trial']}" in meta["variants"]
     stats = pd.read_csv(confirm / "stats.csv")
     assert set(stats["variant"]) == {f"search trial {best['trial']}"}
