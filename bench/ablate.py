@@ -14,6 +14,7 @@ the command finishes only what is missing.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import itertools
 import json
@@ -105,7 +106,7 @@ def apply_ablation_preset(args: list[str]) -> list[str]:
     return out + [a for a in args if a not in named]
 
 
-def build_cells(plan: dict[str, Any], study: str, study_dir: Path) -> list[dict[str, Any]]:
+def build_cells(plan: dict[str, Any], study: str) -> list[dict[str, Any]]:
     """Resolve every (variant, seed): a bad value fails here, before anything runs."""
     cells = []
     for label, values in plan["variants"].items():
@@ -119,7 +120,6 @@ def build_cells(plan: dict[str, Any], study: str, study_dir: Path) -> list[dict[
                         "variant": label,
                         "seed": seed,
                         "study": study,
-                        "study_dir": str(study_dir),
                     },
                 }
             )
@@ -141,12 +141,14 @@ def default_study_name(plan: dict[str, Any], dataset: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
 
 
-def run_cell(payload: dict[str, Any], trial: Any) -> dict[str, Any]:
-    """One (variant, seed) cell: train it, tag its record with the study and variant."""
+def run_cell(payload: dict[str, Any], trial: Any, study_dir: str) -> dict[str, Any]:
+    """One (variant, seed) cell: train it into the study folder of the worker running it (the
+    queue holds no paths, so the same study can be worked on from several machines), and tag
+    its record with the study and variant."""
     from bench.train import RECORD, atomic_save, train_run
 
     cfg = RunConfig.from_dict(payload["run"])
-    out = Path(payload["study_dir"]) / "runs" / cfg.run_id
+    out = Path(study_dir) / "runs" / cfg.run_id
     record = train_run(cfg, out, quiet=True)
     record.update(study=payload["study"], variant=payload["variant"])
     atomic_save(record, out / RECORD, as_json=True)
@@ -167,7 +169,49 @@ def _worker(storage: str | None, study_dir: str, study: str, threads: int) -> in
     if torch.cuda.is_available() and torch.cuda.device_count() > 1:
         torch.cuda.set_device(index % torch.cuda.device_count())
     st = load_study(study, open_storage(storage, Path(study_dir)), directions=DIRECTIONS)
-    return run_queue(st, run_cell, progress=index == 0)  # worker 0 shows everyone's progress
+    cell = functools.partial(run_cell, study_dir=study_dir)
+    return run_queue(st, cell, progress=index == 0)  # worker 0 shows everyone's progress
+
+
+def work_queue(
+    st: optuna.Study,
+    cells: list[dict[str, Any]],
+    study_dir: Path,
+    storage: str | None,
+    workers: int,
+) -> None:
+    """Queue every cell once, then work through the queue: here, or in `workers` processes."""
+    added = enqueue_cells(st, cells)
+    print(f"Queued {added} new runs; {len(cells) - added} were already queued or done.")
+    if workers == 1:
+        run_queue(st, functools.partial(run_cell, study_dir=str(study_dir)), progress=True)
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    print(f"Starting {workers} worker processes ({threads} thread(s) each).")
+    codes = start_workers(workers, _worker, (storage, str(study_dir), st.study_name, threads))
+    if any(codes):
+        print(f"warning: worker exit codes {codes}", file=sys.stderr)
+
+
+def report_outcome(st: optuna.Study, cells: list[dict[str, Any]], study_dir: Path) -> dict:
+    """Statistics, plots and report from the stored runs; prints the verdicts on accuracy."""
+    from bench.report import refresh
+
+    status = cell_status(st, [c["run_id"] for c in cells])
+    written = refresh(study_dir)
+    print(
+        f"{status['complete']} of {len(cells)} runs complete"
+        + (f", {status['failed']} failed" if status.get("failed") else "")
+        + "."
+    )
+    stats_path = written.get("stats.csv")
+    if stats_path and Path(stats_path).exists():
+        import pandas as pd
+
+        stats = pd.read_csv(stats_path)
+        for _, row in stats[stats["metric"].str.startswith("test_acc")].iterrows():
+            print(f"  {row['verdict']}")
+    return written
 
 
 def choose_workers(value: str, n_cells: int) -> int:
@@ -226,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         first = resolve({**plan["fixed"], **next(iter(plan["variants"].values()))})
         study = args.study or default_study_name(plan, first.data.name)
         study_dir = Path(args.results) / study
-        cells = build_cells(plan, study, study_dir)
+        cells = build_cells(plan, study)
         workers = choose_workers(args.workers, len(cells))
         if first.device.startswith("cuda") and not torch.cuda.is_available():
             raise ConfigError(
@@ -275,18 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         write_study_json(study_dir / "study.json", info)
-        storage = open_storage(args.storage, study_dir)
-        st = load_study(study, storage, directions=DIRECTIONS)
-        added = enqueue_cells(st, cells)
-        print(f"Queued {added} new runs; {len(cells) - added} were already queued or done.")
-        if workers == 1:
-            run_queue(st, run_cell, progress=True)
-        else:
-            threads = max(1, (os.cpu_count() or 1) // workers)
-            print(f"Starting {workers} worker processes ({threads} thread(s) each).")
-            codes = start_workers(workers, _worker, (args.storage, str(study_dir), study, threads))
-            if any(codes):
-                print(f"warning: worker exit codes {codes}", file=sys.stderr)
+        st = load_study(study, open_storage(args.storage, study_dir), directions=DIRECTIONS)
+        work_queue(st, cells, study_dir, args.storage, workers)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -302,23 +336,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
 
-    status = cell_status(st, [c["run_id"] for c in cells])
-    from bench.report import refresh
-
-    written = refresh(study_dir)
-    minutes = (time.perf_counter() - started) / 60
-    print(
-        f"Done in {minutes:.1f} min: {status['complete']} of {len(cells)} runs complete"
-        + (f", {status['failed']} failed" if status.get("failed") else "")
-        + "."
-    )
-    stats_path = written.get("stats.csv")
-    if stats_path and Path(stats_path).exists():
-        import pandas as pd
-
-        stats = pd.read_csv(stats_path)
-        for _, row in stats[stats["metric"].str.startswith("test_acc")].iterrows():
-            print(f"  {row['verdict']}")
+    written = report_outcome(st, cells, study_dir)
+    print(f"Done in {(time.perf_counter() - started) / 60:.1f} min.")
     print(f"Report: {written.get('report.md', study_dir / 'report.md')}")
     print(f"Plots:  {study_dir / 'plots'}/")
     return 0

@@ -32,11 +32,8 @@ import torch
 from bench import ablate
 from bench.config import SHORT_KEYS, ConfigError, canonical_key, parse_overrides, resolve
 from bench.study import (
-    cell_status,
-    enqueue_cells,
     load_study,
     open_storage,
-    run_queue,
     run_sampled,
     start_workers,
 )
@@ -433,7 +430,7 @@ def run_confirm(
         return None
     name = f"{ctx['study']}-confirm"
     cdir = Path(args.results) / name
-    cells = ablate.build_cells(plan, name, cdir)
+    cells = ablate.build_cells(plan, name)
     workers = ablate.choose_workers(workers_arg, len(cells))
     print(
         f"Confirming {len(plan['variants']) - 1} config(s) vs the default config on seeds "
@@ -456,24 +453,9 @@ def run_confirm(
     }
     ablate.write_study_json(cdir / "study.json", info)
     st = load_study(name, open_storage(ctx["storage"], cdir), directions=ablate.DIRECTIONS)
-    enqueue_cells(st, cells)
-    if workers == 1:
-        run_queue(st, ablate.run_cell, progress=True)
-    else:
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        start_workers(workers, ablate._worker, (ctx["storage"], str(cdir), name, threads))
-    status = cell_status(st, [c["run_id"] for c in cells])
-    from bench.report import refresh
-
-    written = refresh(cdir)
-    print(f"Confirmation: {status['complete']} of {len(cells)} runs complete.")
-    stats_path = written.get("stats.csv")
-    if stats_path and Path(stats_path).exists():
-        import pandas as pd
-
-        table = pd.read_csv(stats_path)
-        for _, row in table[table["metric"].str.startswith("test_acc")].iterrows():
-            print(f"  {row['verdict']}")
+    ablate.work_queue(st, cells, cdir, ctx["storage"], workers)
+    print("Confirmation: ", end="")
+    ablate.report_outcome(st, cells, cdir)
     return cdir
 
 
