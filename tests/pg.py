@@ -41,14 +41,26 @@ def _server_user() -> pwd.struct_passwd | None:
     )
 
 
+def server_binary(name: str) -> str | None:
+    """PATH first, then Debian's versioned folder (the postgresql package does not put the
+    server programs on PATH)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"),
+                        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    return str(candidates[-1]) if candidates else None
+
+
 @contextmanager
 def postgres_server(database: str = "bench") -> Iterator[str]:
     """Start a server, create `database`, yield its SQLAlchemy URL, stop and delete it after."""
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    initdb, pg_ctl = server_binary("initdb"), server_binary("pg_ctl")
     if initdb is None or pg_ctl is None:
         pytest.skip(
-            "PostgreSQL server binaries (initdb, pg_ctl) are not on PATH; install the "
-            "postgresql server package to run the PostgreSQL storage tests"
+            "PostgreSQL server binaries (initdb, pg_ctl) are neither on PATH nor in "
+            "/usr/lib/postgresql/*/bin; install the postgresql server package to run the "
+            "PostgreSQL storage tests"
         )
     user = _server_user()
     root = Path(tempfile.mkdtemp(prefix="bench-pg-"))  # short path: unix sockets cap at ~107
