@@ -321,10 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         write_study_json(study_dir / "study.json", info)
         st = load_study(study, open_storage(args.storage, study_dir), directions=DIRECTIONS)
         work_queue(st, cells, study_dir, args.storage, workers)
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except ValueError as err:  # storage URLs and study mismatches from the engine
+    except ValueError as err:  # ConfigError, storage URLs, study mismatches: one sentence
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -711,10 +711,7 @@ def main(argv: list[str] | None = None) -> int:
             cdir = run_confirm(st, ctx, args, args.workers)
             if cdir is not None:
                 print(f"Confirmation report: {cdir / 'report.md'}")
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except ValueError as err:  # storage URLs and study mismatches from the engine
+    except ValueError as err:  # ConfigError, storage URLs, study mismatches: one sentence
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
