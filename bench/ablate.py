@@ -293,6 +293,13 @@ def main(argv: list[str] | None = None) -> int:
             c = cell["config"]
             print(f"  {cell['run_id']}  seed {c['seed']:>3}  {c['variant']}")
         return 0
+    try:  # missing or corrupt data: one sentence now, not one failed run per cell later
+        from bench.data import DataError, load_data
+
+        load_data(first.data.name, data_root=first.data.root, batch_size=1, T=first.model.T)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
     info = {
         "kind": "ablation",

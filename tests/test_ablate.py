@@ -63,6 +63,20 @@ def test_bad_input_exits_with_one_sentence_before_any_work(tmp_path: Path, capsy
     assert not any(tmp_path.iterdir())
 
 
+def test_missing_data_stops_before_any_run(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setattr("urllib.request.urlopen", _no_network)
+    code = main(["attention=ssa,vsa", "dataset=cifar10", f"data_root={tmp_path / 'data'}",
+                 "--results", str(tmp_path / "results")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cifar10 is not in ") and "cifar-10-batches-py" in err
+    assert not (tmp_path / "results").exists()
+
+
+def _no_network(*args, **kwargs):
+    raise OSError("no network in this test")
+
+
 def test_dry_run_lists_the_runs_and_writes_nothing(tmp_path: Path, capsys) -> None:
     assert (
         main(["ablation=paper-attention", "seeds=10", "--dry-run", "--results", str(tmp_path)]) == 0
