@@ -31,22 +31,47 @@ def unknown_choice_message(kind: str, name: object, choices: list[str]) -> str:
 
 
 class Registry:
-    """Maps names to builders (classes or functions) for one kind of component."""
+    """Maps names to builders (classes or functions) for one kind of component, each with a
+    dict of metadata (facts a caller needs without building the part, e.g. whether a neuron
+    leaks). `validate(builder, name)` runs at registration and may raise `ValueError`, so a part
+    that breaks a rule of its kind (an attention that declares no energy products) never
+    enters the registry."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(
+        self, kind: str, validate: Callable[[Callable[..., Any], str], None] | None = None
+    ) -> None:
         self.kind = kind
+        self.validate = validate
         self._builders: dict[str, Callable[..., Any]] = {}
+        self._meta: dict[str, dict[str, Any]] = {}
 
-    def register(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Decorator: `@ATTENTION.register("ssa")` above a class or factory function."""
+    def register(
+        self, name: str, **meta: Any
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator: `@ATTENTION.register("ssa")` above a class or factory function; keyword
+        arguments are the part's metadata (`@NEURON.register("lif", leaky=True)`)."""
 
         def add(builder: Callable[..., Any]) -> Callable[..., Any]:
             if name in self._builders:
                 raise ValueError(f"{self.kind} '{name}' is registered twice.")
+            if self.validate is not None:
+                self.validate(builder, name)
             self._builders[name] = builder
+            self._meta[name] = dict(meta)
             return builder
 
         return add
+
+    def meta(self, name: str) -> dict[str, Any]:
+        """The metadata given at registration (a copy)."""
+        self.check(name)
+        return dict(self._meta[name])
+
+    def where(self, **wanted: Any) -> list[str]:
+        """Names whose metadata holds every `key=value` given, sorted."""
+        return [
+            n for n in self.names() if all(self._meta[n].get(k) == v for k, v in wanted.items())
+        ]
 
     def get(self, name: str) -> Callable[..., Any]:
         self.check(name)
