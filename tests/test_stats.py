@@ -42,7 +42,7 @@ def runs3() -> pd.DataFrame:
 
 
 def test_matches_scipy_and_statsmodels(runs3: pd.DataFrame) -> None:
-    out = stats.compare_to_baseline(runs3, "ssa", "test_acc")
+    out = stats.compare_to_baseline(runs3, "ssa", "test_acc", family="baseline")
     assert list(out["variant"]) == ["vsa", "sdsa"]
     b = np.array(BASE)
     p_w, p_t = [], []
@@ -73,14 +73,23 @@ def test_matches_scipy_and_statsmodels(runs3: pd.DataFrame) -> None:
     assert vsa.p_wilcoxon == pytest.approx(2 / 2**8)
     assert vsa.p_wilcoxon_holm == pytest.approx(4 / 2**8)
     assert vsa.rank_biserial == pytest.approx(-1.0)
-    assert bool(vsa.significant)
+    assert bool(vsa.significant) and vsa.verdict_class == "worse"
     assert vsa.verdict.startswith("vsa is lower than ssa in test_acc by")
-    assert "worse" in vsa.verdict and "(Wilcoxon)" in vsa.verdict
+    assert "worse" in vsa.verdict and "exact Wilcoxon signed-rank p_holm = 0.0156" in vsa.verdict
+    # The default family is all pairs: Holm over the 3 pairs of ssa, vsa, sdsa.
+    allp = stats.compare_to_baseline(runs3, "ssa", "test_acc")
+    raw = [*p_w, sps.wilcoxon(VSA, SDSA, method="exact").pvalue]
+    np.testing.assert_allclose(allp["p_wilcoxon_holm"], multipletests(raw, method="holm")[1][:2])
+    assert set(allp["family_size"]) == {3} and set(allp["family"]) == {"all-pairs"}
 
 
 def test_direction_follows_higher_is_better(runs3: pd.DataFrame) -> None:
     out = stats.compare_to_baseline(runs3, "ssa", "test_acc", higher_is_better=False)
     assert "lower" in out.iloc[0].verdict and "better" in out.iloc[0].verdict
+    assert out.iloc[0].verdict_class == "better"
+    up = stats.compare_to_baseline(runs3, "ssa", "test_acc")
+    # P(variant better) and P(baseline better) swap with the direction.
+    assert out.iloc[0].p_bayes_variant_better == up.iloc[0].p_bayes_baseline_better
 
 
 def test_worked_example_six_positive_pairs() -> None:
@@ -93,7 +102,7 @@ def test_worked_example_six_positive_pairs() -> None:
     assert row.min_possible_p == 0.03125
     assert row.d_z == pytest.approx(math.sqrt(3.5))
     assert row.rank_biserial == 1.0
-    assert bool(row.significant)
+    assert bool(row.significant) and row.verdict_class == "better"
     assert "new is higher than base" in row.verdict and "better" in row.verdict
 
 
@@ -105,8 +114,8 @@ def test_worked_example_mixed_signs() -> None:
     assert row.p_wilcoxon == pytest.approx(6 / 64)
     assert row.wilcoxon_stat == 2.0
     assert row.rank_biserial == pytest.approx(17 / 21)
-    assert not row.significant
-    assert row.verdict.startswith("no significant difference in test_acc between new and base")
+    assert not row.significant and row.verdict_class == "inconclusive"
+    assert row.verdict.startswith("inconclusive: new vs base in test_acc, new - base = 2.83")
 
 
 def test_five_pairs_cannot_reach_significance() -> None:
@@ -114,20 +123,21 @@ def test_five_pairs_cannot_reach_significance() -> None:
     row = stats.compare_to_baseline(runs, "base", "test_acc").iloc[0]
     assert row.p_wilcoxon == 0.0625
     assert row.min_possible_p == 0.0625
-    assert not row.significant
-    assert row.verdict.startswith(
-        "n = 5 pairs cannot reach p < 0.05 with the exact Wilcoxon test (minimum p = 0.0625): "
-        "no verdict; run at least 6 seeds"
-    )
+    assert not row.significant and row.verdict_class == "inconclusive"
+    assert ("n = 5 pairs cannot reach p_holm < 0.05 with the exact Wilcoxon test (minimum "
+            "p_holm = 0.0625)") in row.verdict
+    # d_z = 3 / sqrt(2.5) needs few seeds under a paired t; the Wilcoxon floor (6) governs.
+    assert row.seeds_for_power < 6
+    assert "the exact Wilcoxon test needs at least 6 to reach p_holm < 0.05" in row.verdict
 
 
 def test_holm_on_known_p_values() -> None:
-    np.testing.assert_allclose(stats._holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
-    np.testing.assert_allclose(stats._holm([0.01, np.nan, 0.03]), [0.02, np.nan, 0.03])
+    np.testing.assert_allclose(stats.holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
+    np.testing.assert_allclose(stats.holm([0.01, np.nan, 0.03]), [0.02, np.nan, 0.03])
     rng = np.random.default_rng(0)
     for m in (1, 2, 5, 12):
         p = rng.uniform(0, 0.2, m)
-        np.testing.assert_allclose(stats._holm(p), multipletests(p, method="holm")[1])
+        np.testing.assert_allclose(stats.holm(p), multipletests(p, method="holm")[1])
     # Three variants on 6 seeds with hand-known exact p: all positive 2/64, only rank 1 negative
     # 4/64, only rank 2 negative 6/64. Holm: 3 * 2/64, max(2 * 4/64, ...), max(..., 6/64).
     runs = make_runs({
@@ -136,14 +146,14 @@ def test_holm_on_known_p_values() -> None:
         "b": [-1.0, 2, 3, 4, 5, 6],
         "c": [1.0, -2, 3, 4, 5, 6],
     })
-    out = stats.compare_to_baseline(runs, "base", "test_acc")
+    out = stats.compare_to_baseline(runs, "base", "test_acc", family="baseline")
     np.testing.assert_allclose(out["p_wilcoxon"], [2 / 64, 4 / 64, 6 / 64])
     np.testing.assert_allclose(out["p_wilcoxon_holm"], [6 / 64, 8 / 64, 8 / 64])
     # With 3 comparisons, 6 seeds cannot reach p_holm < 0.05 (3 * 2/64 = 0.094); 7 can (0.047).
     np.testing.assert_allclose(out["min_possible_p_holm"], 3 * 2 / 64)
     assert not out["significant"].any()
     assert "minimum p_holm = 0.0938" in out.iloc[0].verdict
-    assert "run at least 7 seeds" in out.iloc[0].verdict
+    assert "would need 7 seeds for 80% power (paired t at alpha = 0.0167)" in out.iloc[0].verdict
     assert stats.seeds_needed(0.05, 1) == 6 and stats.seeds_needed(0.05, 3) == 7
 
 
@@ -160,11 +170,11 @@ def test_ties_and_zeros_use_the_exact_sign_flip_distribution() -> None:
         for zm in ("wilcox", "pratt"):
             perm = sps.PermutationMethod(n_resamples=2 ** len(d))
             want = sps.wilcoxon(d, zero_method=zm, method=perm).pvalue
-            assert stats._wilcoxon(d, zm).p == pytest.approx(want, rel=1e-9)
+            assert stats.wilcoxon_exact(d, zm).p == pytest.approx(want, rel=1e-9)
     # Beyond n = 13 scipy goes asymptotic with ties; the enumeration stays exact.
     d = np.array([1.0, 1, 2, -3, 4, 5, 5, -6, 7, 8, 9, 9, -10, 11])
     perm = sps.PermutationMethod(n_resamples=2**14)
-    assert stats._wilcoxon(d).p == pytest.approx(sps.wilcoxon(d, method=perm).pvalue, rel=1e-9)
+    assert stats.wilcoxon_exact(d).p == pytest.approx(sps.wilcoxon(d, method=perm).pvalue, rel=1e-9)
 
 
 def test_zero_differences_and_float_noise() -> None:
@@ -175,7 +185,7 @@ def test_zero_differences_and_float_noise() -> None:
     assert row.p_wilcoxon == pytest.approx(0.0625)
     assert "n = 5 non-zero pairs cannot reach" in row.verdict
     # Differences that are equal up to float noise still rank as ties (0.93-0.91 vs 0.95-0.93).
-    w = stats._wilcoxon(np.array([0.93 - 0.91, 0.95 - 0.93, 0.03, 0.04, 0.05, 0.06]))
+    w = stats.wilcoxon_exact(np.array([0.93 - 0.91, 0.95 - 0.93, 0.03, 0.04, 0.05, 0.06]))
     assert w.method == "exact-ties"
     # A metric identical on every seed: p_wilcoxon 1, t undefined.
     runs = make_runs({"base": [1.0, 2, 3], "new": [1.0, 2, 3]})
