@@ -1,8 +1,5 @@
-"""report.md and stats.csv of a study, and `refresh`, the one entry point that rewrites every
-derived file of a study folder (runs.csv, stats.csv, plots/*.png, report.md) from its records.
-
-`bench.ablate`, `bench.search` and `python -m bench.plots` all call `refresh`, so a report never
-differs by which command wrote it. Statistics come from `bench.stats` only; this module formats.
+"""report.md and stats.csv of a study, from its tidy tables (bench.results) and, for a search,
+its distinct trials. Statistics come from `bench.stats` only; this module formats.
 """
 
 from __future__ import annotations
@@ -15,20 +12,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import optuna
 import pandas as pd
 
 from bench import stats
 from bench.results import (
     METRIC_LABELS,
     Study,
-    curves_frame,
     load_study,
     runs_frame,
     stats_metrics,
-    write_runs_csv,
 )
 
-__all__ = ["StudyStats", "compute_stats", "refresh", "write_report", "write_stats_csv"]
+__all__ = ["StudyStats", "compute_stats", "write_report", "write_stats_csv"]
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +33,33 @@ STATS_FILE = "stats.csv"
 
 # Extra columns of the per-variant table beyond the compared metrics (descriptive only).
 _DESCRIPTIVE = [
-    "best_test_acc_over_epochs_optimistic_pct", "energy_strict_mj", "mean_firing_rate",
-    "params", "eval_img_per_s",
+    "best_test_acc_over_epochs_optimistic_pct",
+    "energy_strict_mj",
+    "mean_firing_rate",
+    "params",
+    "eval_img_per_s",
 ]
 # Header of an empty stats.csv, so that it still parses as a table.
 _STATS_HEADER = [
-    "dataset", "metric", "variant", "baseline", "n", "n_dropped", "mean_baseline",
-    "mean_variant", "diff", "ci_low", "ci_high", "p_wilcoxon", "p_wilcoxon_holm", "p_t",
-    "p_t_holm", "d_z", "rank_biserial", "significant", "verdict",
+    "dataset",
+    "metric",
+    "variant",
+    "baseline",
+    "n",
+    "n_dropped",
+    "mean_baseline",
+    "mean_variant",
+    "diff",
+    "ci_low",
+    "ci_high",
+    "p_wilcoxon",
+    "p_wilcoxon_holm",
+    "p_t",
+    "p_t_holm",
+    "d_z",
+    "rank_biserial",
+    "significant",
+    "verdict",
 ]
 _PROTOCOL = [
     ("preset", ("preset",)),
@@ -116,9 +131,7 @@ def compute_stats(study: Study, runs: pd.DataFrame | None = None) -> StudyStats:
     return out
 
 
-def write_stats_csv(
-    study_dir: Study | str | Path, result: StudyStats | None = None
-) -> Path:
+def write_stats_csv(study_dir: Study | str | Path, result: StudyStats | None = None) -> Path:
     """Write stats.csv: one row per (dataset, metric, variant vs baseline), bench.stats columns."""
     study = study_dir if isinstance(study_dir, Study) else load_study(study_dir)
     result = compute_stats(study) if result is None else result
@@ -213,8 +226,10 @@ def _section_compared(study: Study, runs: pd.DataFrame) -> str:
     ]
     if study.kind == "ablation":
         lines.append(f"- baseline: `{study.baseline}`")
-        lines.append(f"- seeds: {', '.join(map(str, study.seeds))} (n = {len(study.seeds)}; "
-                     "seed s fixes init, data order and augmentation for every variant)")
+        lines.append(
+            f"- seeds: {', '.join(map(str, study.seeds))} (n = {len(study.seeds)}; "
+            "seed s fixes init, data order and augmentation for every variant)"
+        )
         lines.append("- variants:")
         for label, overrides in variants.items():
             ov = ", ".join(f"`{k}={v}`" for k, v in (overrides or {}).items()) or "no overrides"
@@ -224,10 +239,14 @@ def _section_compared(study: Study, runs: pd.DataFrame) -> str:
         lines.append("- fixed settings: " + ", ".join(f"`{k}={v}`" for k, v in fixed.items()))
     by_status = ", ".join(f"{n} {s}" for s, n in sorted(status.items()))
     lines.append(
-        f"- runs: {len(runs)} recorded" + (f" ({by_status})" if by_status else "")
+        f"- runs: {len(runs)} recorded"
+        + (f" ({by_status})" if by_status else "")
         + f", {len(study.missing)} not run yet"
-        + (f", {len(study.ignored)} record(s) ignored as not part of this study"
-           if study.ignored else "")
+        + (
+            f", {len(study.ignored)} record(s) ignored as not part of this study"
+            if study.ignored
+            else ""
+        )
     )
     if meta.get("created"):
         lines.append(f"- created: {meta['created']}")
@@ -243,27 +262,39 @@ def _section_protocol(study: Study) -> str:
     rows = []
     for name, path in _PROTOCOL:
         if name == "depth x dim, heads":
-            vals = [f"{_get(r['config'], ('model', 'depth'))} x "
-                    f"{_get(r['config'], ('model', 'dim'))}, "
-                    f"{_get(r['config'], ('model', 'heads'))} heads" for r in recs]
+            vals = [
+                f"{_get(r['config'], ('model', 'depth'))} x "
+                f"{_get(r['config'], ('model', 'dim'))}, "
+                f"{_get(r['config'], ('model', 'heads'))} heads"
+                for r in recs
+            ]
         elif name == "mixup / cutmix":
-            vals = [f"{_get(r['config'], ('train', 'mixup'))} / "
-                    f"{_get(r['config'], ('train', 'cutmix'))}" for r in recs]
+            vals = [
+                f"{_get(r['config'], ('train', 'mixup'))} / "
+                f"{_get(r['config'], ('train', 'cutmix'))}"
+                for r in recs
+            ]
         else:
             vals = [_get(r["config"], path) for r in recs]
         rows.append([name, _distinct(vals)])
     data = [r.get("data") or {} for r in recs]
-    rows.append(["train / test samples",
-                 _distinct(f"{d.get('train_size')} / {d.get('test_size')}" for d in data)])
+    rows.append(
+        [
+            "train / test samples",
+            _distinct(f"{d.get('train_size')} / {d.get('test_size')}" for d in data),
+        ]
+    )
     rows.append(["split", _distinct(d.get("split") for d in data)])
-    return "\n".join([
-        "## Protocol",
-        "",
-        f"From the configs of the {len(recs)} recorded runs (a value that differs between runs "
-        "is listed with its count).",
-        "",
-        _table(["setting", "value"], rows),
-    ])
+    return "\n".join(
+        [
+            "## Protocol",
+            "",
+            f"From the configs of the {len(recs)} recorded runs (a value that differs between runs "
+            "is listed with its count).",
+            "",
+            _table(["setting", "value"], rows),
+        ]
+    )
 
 
 def _summary_metrics(study: Study, runs: pd.DataFrame) -> list[str]:
@@ -277,8 +308,10 @@ def _section_summary(study: Study, runs: pd.DataFrame) -> str:
     done = _stats_input(runs)
     metrics = _summary_metrics(study, runs)
     if study.kind == "search":  # one run per trial: the best trials below, all in runs.csv
-        return (f"## Results\n\n{len(done)} finished runs, one per trial, are in `runs.csv`; "
-                "the best trials are listed below.")
+        return (
+            f"## Results\n\n{len(done)} finished runs, one per trial, are in `runs.csv`; "
+            "the best trials are listed below."
+        )
     if done.empty or not metrics:
         return "## Results\n\nNo finished run yet."
     summary = stats.summarize(done, metrics, by=["variant"])
@@ -292,16 +325,18 @@ def _section_summary(study: Study, runs: pd.DataFrame) -> str:
             row.append(_pm(mean, (hi - lo) / 2))
         rows.append(row)
     legend = "; ".join(f"`{m}`: {_label(m)}" for m in metrics)
-    return "\n".join([
-        "## Results",
-        "",
-        "Mean ± half-width of the 95% t-confidence interval over seeds (finished runs only); "
-        "n = number of finished seeds.",
-        "",
-        _table(["variant", "n", *metrics], rows),
-        "",
-        f"Columns: {legend}.",
-    ])
+    return "\n".join(
+        [
+            "## Results",
+            "",
+            "Mean ± half-width of the 95% t-confidence interval over seeds (finished runs only); "
+            "n = number of finished seeds.",
+            "",
+            _table(["variant", "n", *metrics], rows),
+            "",
+            f"Columns: {legend}.",
+        ]
+    )
 
 
 def _section_stats(study: Study, result: StudyStats) -> str:
@@ -319,31 +354,59 @@ def _section_stats(study: Study, result: StudyStats) -> str:
         sub = table[table["metric"] == metric]
         hib = bool(sub["higher_is_better"].iloc[0])
         rows = [
-            [r["variant"], r["n"], f"{_num(r['diff'])} [{_num(r['ci_low'])}, {_num(r['ci_high'])}]",
-             _p(r["p_wilcoxon_holm"]), _p(r["p_t_holm"]), _num(r["d_z"]),
-             _num(r["rank_biserial"]), _short_verdict(r)]
+            [
+                r["variant"],
+                r["n"],
+                f"{_num(r['diff'])} [{_num(r['ci_low'])}, {_num(r['ci_high'])}]",
+                _p(r["p_wilcoxon_holm"]),
+                _p(r["p_t_holm"]),
+                _num(r["d_z"]),
+                _num(r["rank_biserial"]),
+                _short_verdict(r),
+            ]
             for _, r in sub.iterrows()
         ]
         parts += [
             "",
             f"### {metric} ({_label(metric)}; {'higher' if hib else 'lower'} is better)",
             "",
-            _table(["variant", "n pairs", "diff [95% CI]", "p Wilcoxon (Holm)", "p t (Holm)",
-                    "d_z", "rank-biserial", "verdict"], rows),
+            _table(
+                [
+                    "variant",
+                    "n pairs",
+                    "diff [95% CI]",
+                    "p Wilcoxon (Holm)",
+                    "p t (Holm)",
+                    "d_z",
+                    "rank-biserial",
+                    "verdict",
+                ],
+                rows,
+            ),
             "",
             *[f"- {v}" for v in sub["verdict"]],
         ]
         dropped = sub[sub["n_dropped"] > 0]
         for _, r in dropped.iterrows():
-            parts.append(f"- {r['variant']}: seed(s) {r['dropped_seeds']} dropped "
-                         "(no finished run for both it and the baseline).")
+            parts.append(
+                f"- {r['variant']}: seed(s) {r['dropped_seeds']} dropped "
+                "(no finished run for both it and the baseline)."
+            )
     for metric, reason in result.skipped.items():
         parts += ["", f"{metric}: not tested: {reason}"]
     if result.friedman:
         rows = [
-            [f["metric"], f["k"], f["n_blocks"], _num(f["statistic"]), _p(f["p"]),
-             ", ".join(f"{v} {_num(r)}" for v, r in sorted(f["mean_ranks"].items(),
-                                                          key=lambda kv: kv[1]))]
+            [
+                f["metric"],
+                f["k"],
+                f["n_blocks"],
+                _num(f["statistic"]),
+                _p(f["p"]),
+                ", ".join(
+                    f"{v} {_num(r)}"
+                    for v, r in sorted(f["mean_ranks"].items(), key=lambda kv: kv[1])
+                ),
+            ]
             for f in result.friedman
         ]
         parts += [
@@ -356,8 +419,14 @@ def _section_stats(study: Study, result: StudyStats) -> str:
         ]
         if len(result.pairwise):
             rows = [
-                [r["metric"], r["variant_a"], r["variant_b"], _num(r["diff"]),
-                 _p(r["p_wilcoxon_holm"]), "yes" if r["significant"] else "no"]
+                [
+                    r["metric"],
+                    r["variant_a"],
+                    r["variant_b"],
+                    _num(r["diff"]),
+                    _p(r["p_wilcoxon_holm"]),
+                    "yes" if r["significant"] else "no",
+                ]
                 for _, r in result.pairwise.iterrows()
             ]
             parts += [
@@ -365,43 +434,37 @@ def _section_stats(study: Study, result: StudyStats) -> str:
                 "Pairwise Wilcoxon signed-rank, Holm over all pairs of a metric (the bars of "
                 "the critical-difference diagrams):",
                 "",
-                _table(["metric", "a", "b", "mean a - b", "p Wilcoxon (Holm)", "p < 0.05"],
-                       rows),
+                _table(["metric", "a", "b", "mean a - b", "p Wilcoxon (Holm)", "p < 0.05"], rows),
             ]
     return "\n".join(parts)
 
 
-def _section_search(study: Study) -> str:
-    """The best trials of a search, read from its Optuna storage (Pareto-optimal ones when there
-    are several objectives)."""
-    from bench.plots import optuna_study
-
+def _section_search(ostudy: optuna.Study | None) -> str:
+    """The best distinct configurations of a search (Pareto-optimal ones when there are several
+    objectives), chosen on validation accuracy."""
     lines = ["## Best trials", ""]
-    try:
-        ostudy = optuna_study(study)
-    except Exception as err:  # an unreachable database: the rest of the report still stands
-        return "\n".join(lines + [f"The study storage cannot be opened ({err})."])
     if ostudy is None:
-        return "\n".join(lines + ["No Optuna study was found in the storage."])
-    import optuna
-
+        return "\n".join(lines + ["The study storage holds no Optuna study for this folder."])
     done = [t for t in ostudy.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not done:
         return "\n".join(lines + ["No trial has finished yet."])
     names = ostudy.metric_names or [f"objective {i}" for i in range(len(ostudy.directions))]
     if len(ostudy.directions) > 1:
-        best, what = ostudy.best_trials, "Pareto-optimal trials"
+        best, what = ostudy.best_trials, "Pareto-optimal configurations"
     else:
         maximize = ostudy.direction == optuna.study.StudyDirection.MAXIMIZE
-        best = sorted(done, key=lambda t: t.value, reverse=maximize)[:10]
-        what = f"the {len(best)} best trials ({'max' if maximize else 'min'}imised)"
+        best = sorted(done, key=lambda t: (-t.value if maximize else t.value, t.number))[:10]
+        what = f"the {len(best)} best configurations ({'max' if maximize else 'min'}imised)"
     params = sorted({p for t in best for p in t.params})
-    rows = [[t.number, *(_num(v) for v in t.values), *(_num(t.params.get(p)) for p in params)]
-            for t in best]
+    rows = [
+        [t.number, *(_num(v) for v in t.values), *(_num(t.params.get(p)) for p in params)]
+        for t in best
+    ]
     counts = Counter(t.state.name.lower() for t in ostudy.trials)
     lines += [
-        f"{len(ostudy.trials)} trials (" + ", ".join(f"{n} {s}" for s, n in counts.items())
-        + f"); {what}:",
+        f"{len(ostudy.trials)} distinct configurations ("
+        + ", ".join(f"{n} {s}" for s, n in counts.items())
+        + f"), each counted once; {what}, selected on the validation split:",
         "",
         _table(["trial", *names, *params], rows),
     ]
@@ -415,17 +478,22 @@ def _section_failures(study: Study, runs: pd.DataFrame) -> str:
         return "\n".join(lines + ["None: every run of the study finished."])
     for _, r in bad.iterrows():
         error = str(r["error"]).strip().splitlines()[0] if isinstance(r["error"], str) else ""
-        lines.append(f"- `{r['variant']}` seed {r['seed']} (run `{r['run_id']}`): "
-                     f"{r['status']}{': ' + error if error else ''}")
+        lines.append(
+            f"- `{r['variant']}` seed {r['seed']} (run `{r['run_id']}`): "
+            f"{r['status']}{': ' + error if error else ''}"
+        )
     if study.missing:
         by_variant: dict[str, list[int]] = {}
         for v, seed in study.missing:
             by_variant.setdefault(v, []).append(seed)
-        lines.append("- not run yet: " + "; ".join(
-            f"`{v}` seed(s) {', '.join(map(str, seeds))}" for v, seeds in by_variant.items()))
+        lines.append(
+            "- not run yet: "
+            + "; ".join(
+                f"`{v}` seed(s) {', '.join(map(str, seeds))}" for v, seeds in by_variant.items()
+            )
+        )
     for path in study.ignored:
-        lines.append(f"- ignored record (not part of this study): "
-                     f"`{path.relative_to(study.path)}`")
+        lines.append(f"- ignored record (not part of this study): `{path.relative_to(study.path)}`")
     lines += ["", "These runs are left out of the results and the statistics."]
     return "\n".join(lines)
 
@@ -451,7 +519,7 @@ def _section_figures(study: Study, plots: list[Path]) -> str:
         caption = stem
         for prefix, text in _CAPTIONS.items():
             if stem.startswith(prefix):
-                caption = text + (stem[len(prefix):] if prefix.endswith("_") else "")
+                caption = text + (stem[len(prefix) :] if prefix.endswith("_") else "")
         rel = p.relative_to(study.path).as_posix()
         lines += [f"![{caption}]({rel})", ""]
     return "\n".join(lines).rstrip()
@@ -462,13 +530,17 @@ def _section_environment(study: Study) -> str:
     if not recs:
         return "## Environment\n\nNo run records."
     versions = sorted({k for r in recs for k in (r.get("versions") or {})})
-    rows = [["device", _distinct(r.get("device") for r in recs)],
-            ["processes (world size)", _distinct(r.get("world_size") for r in recs)]]
+    rows = [
+        ["device", _distinct(r.get("device") for r in recs)],
+        ["processes (world size)", _distinct(r.get("world_size") for r in recs)],
+    ]
     rows += [[k, _distinct((r.get("versions") or {}).get(k) for r in recs)] for k in versions]
     note = ""
     if any(str((r.get("versions") or {}).get("git_commit", "")).endswith("+dirty") for r in recs):
-        note = ("\n\nA commit marked `+dirty` had uncommitted changes when the run started; "
-                "that code cannot be checked out again exactly.")
+        note = (
+            "\n\nA commit marked `+dirty` had uncommitted changes when the run started; "
+            "that code cannot be checked out again exactly."
+        )
     return "## Environment\n\n" + _table(["", "values (runs)"], rows) + note
 
 
@@ -487,8 +559,12 @@ _HONEST = """## How to read these numbers
 
 
 def write_report(
-    study_dir: Study | str | Path, *, runs: pd.DataFrame | None = None,
-    result: StudyStats | None = None, plots: list[Path] | None = None,
+    study_dir: Study | str | Path,
+    *,
+    runs: pd.DataFrame | None = None,
+    result: StudyStats | None = None,
+    plots: list[Path] | None = None,
+    ostudy: optuna.Study | None = None,
 ) -> Path:
     """Write <study>/report.md from the stored runs; the frames, statistics and figure paths are
     computed when not given (figures: the PNGs already in plots/)."""
@@ -504,7 +580,7 @@ def write_report(
         _section_compared(study, runs),
         _section_protocol(study),
         _section_summary(study, runs),
-        _section_search(study) if study.kind == "search" else _section_stats(study, result),
+        _section_search(ostudy) if study.kind == "search" else _section_stats(study, result),
         _section_failures(study, runs),
         _section_figures(study, plots),
         _section_environment(study),
@@ -513,23 +589,3 @@ def write_report(
     path = study.path / REPORT_FILE
     path.write_text("\n\n".join(sections) + "\n")
     return path
-
-
-def refresh(study_dir: Study | str | Path) -> dict[str, Path]:
-    """Rewrite every derived file of a study from its records: runs.csv, stats.csv, plots/*.png
-    and report.md. Returns {what: path}, e.g. {"runs.csv": ..., "plot:curves": ...}."""
-    from bench.plots import plot_study  # plots' CLI imports this module: import here
-
-    study = study_dir if isinstance(study_dir, Study) else load_study(study_dir)
-    runs = runs_frame(study)
-    written = {"runs.csv": write_runs_csv(study, runs)}
-    result = compute_stats(study, runs)
-    written["stats.csv"] = write_stats_csv(study, result)
-    if study.kind == "search":  # trials.csv, best.json / pareto.json from the Optuna storage
-        from bench.search import write_search_outputs
-
-        written.update(write_search_outputs(study.path))
-    plots = plot_study(study, runs, curves_frame(study))
-    written.update({f"plot:{p.stem}": p for p in plots})
-    written["report.md"] = write_report(study, runs=runs, result=result, plots=plots)
-    return written

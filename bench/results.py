@@ -22,6 +22,8 @@ from typing import Any
 
 import pandas as pd
 
+from bench.studyfile import STUDY_FILE, read_study_file
+
 __all__ = [
     "DEFAULT_METRICS",
     "METRIC_LABELS",
@@ -37,7 +39,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-STUDY_FILE = "study.json"
 RECORD_FILE = "record.json"
 
 # Record metric -> (runs-frame column, factor): the frame holds display units, and the column
@@ -155,36 +156,9 @@ def _read_json(path: Path, what: str) -> Any:
         ) from None
 
 
-def _expected_run_ids(meta: Mapping[str, Any]) -> dict[str, tuple[str, int]] | None:
-    """run_id -> (variant, seed) for every cell of the study, or None when it cannot be built.
-
-    study.json may carry the map itself under "runs" ({run_id: {"variant", "seed"}}); otherwise
-    the ids are recomputed from the fixed settings and each variant's overrides, the same way the
-    ablation engine makes them (bench.config.resolve + run_id).
-    """
-    if isinstance(meta.get("runs"), Mapping):
-        return {rid: (c["variant"], int(c["seed"])) for rid, c in meta["runs"].items()}
-    variants = meta.get("variants")
-    if not isinstance(variants, Mapping) or not meta.get("seeds"):
-        return None
-    try:
-        from bench.config import resolve  # imports torch: only when the map is not stored
-
-        fixed = dict(meta.get("fixed") or {})
-        if meta.get("dataset") and "data.name" not in fixed:
-            fixed["data.name"] = meta["dataset"]
-        out = {}
-        for label, overrides in variants.items():
-            for seed in meta["seeds"]:
-                cfg = resolve({**fixed, **(overrides or {}), "seed": int(seed)})
-                out[cfg.run_id] = (label, int(seed))
-        return out
-    except Exception as err:  # a config that no longer resolves (code changed): use labels
-        log.warning(
-            "could not recompute the run ids of study %r (%s); matching records by their "
-            "'variant' and 'seed' labels instead.", meta.get("name"), err,
-        )
-        return None
+def _expected_run_ids(meta: Mapping[str, Any]) -> dict[str, tuple[str, int]]:
+    """run_id -> (variant, seed) for every cell of the study, from study.json's run map."""
+    return {rid: (c["variant"], int(c["seed"])) for rid, c in (meta.get("runs") or {}).items()}
 
 
 def _prefer(old: dict[str, Any], new: dict[str, Any]) -> bool:
@@ -213,9 +187,10 @@ def load_study(study_dir: str | Path) -> Study:
             f"{study_dir} has no {STUDY_FILE}; pass a study folder written by bench.ablate or "
             f"bench.search (results/<study>)."
         )
-    meta = _read_json(meta_path, "study file")
-    if not isinstance(meta, dict):
-        raise StudyError(f"{meta_path} does not hold a JSON object; restore the study's file.")
+    try:
+        meta = read_study_file(meta_path).to_dict()
+    except ValueError as err:
+        raise StudyError(str(err)) from None
 
     is_ablation = meta.get("kind", "ablation") == "ablation"
     expected = _expected_run_ids(meta) if is_ablation else None
@@ -234,17 +209,16 @@ def load_study(study_dir: str | Path) -> Study:
         rec = dict(rec)
         rec.setdefault("run_id", path.parent.name)
         if is_ablation:
-            if expected is not None:
-                cell = expected.get(rec["run_id"])
-            elif rec.get("variant") in variants and rec.get("seed") in seeds:
-                cell = (rec["variant"], int(rec["seed"]))
-            else:
-                cell = None
+            cell = expected.get(rec["run_id"])
             if cell is None:
                 log.warning(
                     "ignoring %s: run %s is not one of the %d variants x %d seeds of study %r "
                     "(a run of another config or study).",
-                    path, rec["run_id"], len(variants), len(seeds), meta.get("name"),
+                    path,
+                    rec["run_id"],
+                    len(variants),
+                    len(seeds),
+                    meta.get("name"),
                 )
                 ignored.append(path)
                 continue
@@ -265,7 +239,9 @@ def load_study(study_dir: str | Path) -> Study:
     if is_ablation:
         have = {(r["variant"], r["seed"]) for r in records}
         missing = [
-            (v, int(s)) for v in meta.get("variants") or {} for s in meta.get("seeds") or []
+            (v, int(s))
+            for v in meta.get("variants") or {}
+            for s in meta.get("seeds") or []
             if (v, int(s)) not in have
         ]
     return Study(study_dir, meta, records, missing, ignored)
@@ -279,14 +255,12 @@ def _as_study(study: Study | str | Path) -> Study:
 
 
 def _sweep_values(study: Study, label: str) -> dict[str, Any]:
-    """Value of each swept key for one variant: from its overrides, else parsed from its label."""
+    """Value of each swept key for one variant, from the variant's overrides in study.json."""
     overrides = (study.meta.get("variants") or {}).get(label) or {}
-    from_label = dict(part.partition("=")[::2] for part in str(label).split() if "=" in part)
-    out = {}
-    for key in study.sweep_keys:
-        matches = [v for k, v in overrides.items() if k == key or k.rsplit(".", 1)[-1] == key]
-        out[key] = matches[0] if len(matches) == 1 else from_label.get(key)
-    return out
+    return {
+        key: next((v for k, v in overrides.items() if k.rsplit(".", 1)[-1] == key), None)
+        for key in study.sweep_keys
+    }
 
 
 def metric_column(name: str) -> str:
@@ -308,7 +282,8 @@ def runs_frame(study: Study | str | Path) -> pd.DataFrame:
     record metric that study.json lists under "metrics" (as recorded)."""
     study = _as_study(study)
     extra = [
-        m for m in (study.meta.get("metrics") or {})
+        m
+        for m in (study.meta.get("metrics") or {})
         if metric_column(m) not in METRIC_COLUMNS and m not in study.sweep_keys
     ]
     rows = []
@@ -316,7 +291,8 @@ def runs_frame(study: Study | str | Path) -> pd.DataFrame:
         metrics = rec.get("metrics") or {}
         cfg = rec.get("config") or {}
         dataset = (
-            (cfg.get("data") or {}).get("name") or (rec.get("data") or {}).get("dataset")
+            (cfg.get("data") or {}).get("name")
+            or (rec.get("data") or {}).get("dataset")
             or study.dataset
         )
         row: dict[str, Any] = {
@@ -337,8 +313,18 @@ def runs_frame(study: Study | str | Path) -> pd.DataFrame:
         for name in extra:
             row[name] = _finite(metrics.get(name))
         rows.append(row)
-    columns = ["study", "variant", "seed", "run_id", "dataset", "status", "error",
-               *study.sweep_keys, *METRIC_COLUMNS, *extra]
+    columns = [
+        "study",
+        "variant",
+        "seed",
+        "run_id",
+        "dataset",
+        "status",
+        "error",
+        *study.sweep_keys,
+        *METRIC_COLUMNS,
+        *extra,
+    ]
     frame = pd.DataFrame(rows, columns=columns)
     frame["seed"] = frame["seed"].astype("Int64")
     return frame
@@ -362,9 +348,14 @@ def curves_frame(
             for name, (metric, factor) in _CURVE_SCALARS.items():
                 if name in point:
                     rows.append(
-                        {"variant": rec["variant"], "seed": rec.get("seed"),
-                         "run_id": rec["run_id"], "epoch": int(point["epoch"]),
-                         "metric": metric, "value": _finite(point[name]) * factor}
+                        {
+                            "variant": rec["variant"],
+                            "seed": rec.get("seed"),
+                            "run_id": rec["run_id"],
+                            "epoch": int(point["epoch"]),
+                            "metric": metric,
+                            "value": _finite(point[name]) * factor,
+                        }
                     )
     return pd.DataFrame(rows, columns=["variant", "seed", "run_id", "epoch", "metric", "value"])
 

@@ -1,0 +1,120 @@
+"""The worker side of an ablation (and of a search's confirmation): queue the cells, start the
+workers, train each popped cell into the study folder, and say how the study stands.
+
+The queue holds no paths: each worker trains into the study folder of the machine it runs on,
+so the same study can be worked on from several machines.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from bench.config import RunConfig
+from bench.engine import (
+    cell_progress,
+    cell_status,
+    enqueue_cells,
+    load_study,
+    open_storage,
+    run_queue,
+    start_workers,
+    warnings_above_bars,
+    worker_setup,
+)
+from bench.engine.workers import threads_per_worker
+from bench.plan import Cell
+from bench.training import train_run
+
+__all__ = ["DIRECTIONS", "run_cell", "run_cells", "status_line"]
+
+DIRECTIONS = ["maximize"]  # an ablation trial's value: the run's final test accuracy
+
+
+def run_cell(payload: dict[str, Any], trial: optuna.Trial, study_dir: str) -> dict[str, Any]:
+    """Train one (variant, seed) cell. The trial carries the swept settings as params and the
+    validation accuracy per epoch, so optuna-dashboard can plot ablations too."""
+    cfg = RunConfig.from_dict(payload["run"])
+    for name, choices in (payload.get("choices") or {}).items():
+        trial.suggest_categorical(name, choices)  # the enqueued value (a fixed param)
+
+    def report(epoch: int, row: dict[str, Any]) -> None:
+        if "val_acc" in row:
+            trial.report(row["val_acc"], epoch)
+
+    out = Path(study_dir) / "runs" / cfg.run_id
+    tags = {"study": payload["study"], "variant": payload["variant"]}
+    record = train_run(cfg, out, quiet=True, on_epoch=report, tags=tags)
+    metrics = record.get("metrics", {})
+    return {
+        "status": "complete" if record["status"] == "complete" else "failed",
+        "values": [metrics["test_acc"]] if "test_acc" in metrics else [],
+        "metrics": {"variant": payload["variant"], "seed": payload["seed"], **metrics},
+        "error": record.get("error"),
+    }
+
+
+def cell_worker(storage: str | None, study_dir: str, study: str, threads: int) -> int:
+    """Entry point of one worker process: pop and train cells until none is waiting."""
+    worker_setup(threads)
+    st = load_study(study, open_storage(storage, Path(study_dir)), directions=DIRECTIONS)
+    return run_queue(st, functools.partial(run_cell, study_dir=study_dir))
+
+
+def run_cells(
+    st: optuna.Study,
+    cells: list[Cell],
+    study_dir: Path,
+    storage: str | None,
+    workers: int,
+    values: dict[str, dict[str, Any]] | None = None,
+) -> None:
+    """Queue every cell once (its variant's swept `values` become Optuna params, so
+    optuna-dashboard can plot an ablation), then work through the queue: here, or in `workers`
+    processes while this one draws the progress bar."""
+    values = values or {}
+    choices: dict[str, list[Any]] = {}
+    for swept in values.values():
+        for key, value in swept.items():
+            name = key.rsplit(".", 1)[-1]
+            if value not in choices.setdefault(name, []):
+                choices[name].append(value)
+    payloads = []
+    for cell in cells:
+        payload = cell.payload(st.study_name)
+        swept = values.get(cell.variant, {})
+        payload["config"]["params"] = {k.rsplit(".", 1)[-1]: v for k, v in swept.items()}
+        payload["config"]["choices"] = choices
+        payloads.append(payload)
+    added = enqueue_cells(st, payloads)
+    print(f"Queued {added} new runs; {len(cells) - added} were already queued or done.")
+    progress = cell_progress(st)
+    try:
+        with warnings_above_bars():
+            if workers == 1:
+                run_queue(
+                    st, functools.partial(run_cell, study_dir=str(study_dir)), progress=progress
+                )
+                return
+            threads = threads_per_worker(workers)
+            print(f"Starting {workers} worker processes ({threads} thread(s) each).")
+            args = (storage, str(study_dir), st.study_name, threads)
+            codes = start_workers(workers, cell_worker, args, progress=progress)
+        if any(codes):
+            print(f"warning: worker exit codes {codes}")
+    finally:
+        progress.close()
+
+
+def status_line(st: optuna.Study, cells: list[Cell]) -> str:
+    """'12 of 12 runs complete.' (with failures and runs still running elsewhere)."""
+    status = cell_status(st, [c.run_id for c in cells])
+    text = f"{status['complete']} of {len(cells)} runs complete"
+    if status["failed"]:
+        text += f", {status['failed']} failed"
+    if status["running"]:
+        text += f", {status['running']} running elsewhere"
+    return text + "."
