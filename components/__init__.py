@@ -1,6 +1,12 @@
 """Interchangeable Spikformer parts. Importing the package registers every built-in part."""
 
-from components import attention, neurons, residuals, stems  # noqa: F401  (registration)
+from components import (  # noqa: F401  (registration)
+    attention,
+    neurons,
+    neurons_zoo,
+    residuals,
+    stems,
+)
 from components.model import ModelConfig, Spikformer, count_params
 from components.presets import MODEL_PRESETS, create_model, list_models
 from components.registry import ATTENTION, NEURON, RESIDUAL, STEM, SURROGATE, UnknownNameError

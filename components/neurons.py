@@ -3,6 +3,9 @@
 Every neuron maps [T, ...] membrane inputs to [T, ...] spikes in one call (step_mode="m").
 Paper default (spec): LIF, tau 2.0, decay_input, hard reset to 0, detach_reset, sigmoid
 surrogate with alpha 4; threshold 1.0 except the neuron after the attention product (0.5).
+Registry metadata per neuron: `leaky` (tau must be > 1), `binary` (spikes in {0, 1}), `needs_T`
+(built with the model's T). More neurons (CLIF, KLIF, GLIF, PSN, integer LIF, EIF, Izhikevich)
+live in components/neurons_zoo.py.
 """
 
 from __future__ import annotations
@@ -131,7 +134,7 @@ def _common(v_threshold: float, v_reset: float | None, surrogate, detach_reset: 
     )
 
 
-@NEURON.register("lif")
+@NEURON.register("lif", leaky=True, binary=True)
 def lif(tau: float, v_threshold: float, v_reset: float | None, surrogate, detach_reset: bool):
     """Leaky integrate-and-fire: H = V + (X - V) / tau, S = H >= V_th, hard or soft reset.
 
@@ -142,7 +145,7 @@ def lif(tau: float, v_threshold: float, v_reset: float | None, surrogate, detach
     return FusedLIFNode(tau=float(tau), decay_input=True, **common)
 
 
-@NEURON.register("lif_sj")
+@NEURON.register("lif_sj", leaky=True, binary=True)
 def lif_spikingjelly(
     tau: float, v_threshold: float, v_reset: float | None, surrogate, detach_reset: bool
 ):
@@ -151,14 +154,14 @@ def lif_spikingjelly(
     return sj_neuron.LIFNode(tau=float(tau), decay_input=True, **common)
 
 
-@NEURON.register("plif")
+@NEURON.register("plif", leaky=True, binary=True)
 def plif(tau: float, v_threshold: float, v_reset: float | None, surrogate, detach_reset: bool):
     """Parametric LIF (Fang et al. 2021): LIF whose 1/tau is learned per layer, starting at tau."""
     common = _common(v_threshold, v_reset, surrogate, detach_reset)
     return sj_neuron.ParametricLIFNode(init_tau=float(tau), decay_input=True, **common)
 
 
-@NEURON.register("if")
+@NEURON.register("if", leaky=False, binary=True)
 def integrate_and_fire(
     tau: float, v_threshold: float, v_reset: float | None, surrogate, detach_reset: bool
 ):
@@ -166,7 +169,23 @@ def integrate_and_fire(
     return sj_neuron.IFNode(**_common(v_threshold, v_reset, surrogate, detach_reset))
 
 
-LEAKY = ("lif", "lif_sj", "plif")  # neurons with a time constant (tau must be > 1)
+def leaky_neurons() -> tuple[str, ...]:
+    """Neurons with a time constant (tau is a setting and must be > 1), read from the registry
+    metadata now, so parts registered by plugins count."""
+    return tuple(NEURON.where(leaky=True))
+
+
+def needs_steps(kind: str) -> bool:
+    """Whether the neuron has per-step parameters and is built with the model's T."""
+    return bool(NEURON.meta(kind).get("needs_T", False))
+
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    # LEAKY is computed when it is first imported (after every built-in part registered), not
+    # frozen while this module is half-loaded.
+    if name == "LEAKY":
+        return leaky_neurons()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -180,12 +199,18 @@ class NeuronSettings:
     surrogate: str = "sigmoid"
     surrogate_alpha: float | None = None  # None = the surrogate's own default (sigmoid 4, atan 2)
     detach_reset: bool = True
+    T: int | None = None  # time steps, for neurons with per-step parameters (needs_steps)
 
     def __post_init__(self) -> None:
         NEURON.check(self.kind)
         SURROGATE.check(self.surrogate)
-        if self.kind in LEAKY and not self.tau > 1.0:
+        if NEURON.meta(self.kind).get("leaky") and not self.tau > 1.0:
             raise ValueError(f"Neuron tau must be > 1.0 for {self.kind}, got {self.tau}.")
+        if needs_steps(self.kind) and self.T is None:
+            raise ValueError(
+                f"Neuron {self.kind} has one parameter per time step: give NeuronSettings(T=...) "
+                "(a ModelConfig passes its T)."
+            )
 
     def factory(self) -> NeuronFactory:
         return NeuronFactory(self)
@@ -199,6 +224,7 @@ class NeuronFactory:
 
     def __call__(self, threshold: float | None = None) -> nn.Module:
         s = self.settings
+        steps = {"T": s.T} if needs_steps(s.kind) else {}
         return NEURON.build(
             s.kind,
             tau=s.tau,
@@ -206,6 +232,7 @@ class NeuronFactory:
             v_reset=s.v_reset,
             surrogate=SURROGATE.build(s.surrogate, alpha=s.surrogate_alpha),
             detach_reset=s.detach_reset,
+            **steps,
         )
 
 
