@@ -17,8 +17,12 @@ from bench import stats
 matplotlib.use("Agg")
 
 
-def make_runs(values: dict[str, list[float]], dataset: str = "digits",
-              seeds: dict[str, list[int]] | None = None, metric: str = "test_acc") -> pd.DataFrame:
+def make_runs(
+    values: dict[str, list[float]],
+    dataset: str = "digits",
+    seeds: dict[str, list[int]] | None = None,
+    metric: str = "test_acc",
+) -> pd.DataFrame:
     """Tidy runs table: values[variant][i] is the metric of seed seeds[variant][i] (default i)."""
     rows = []
     for variant, vals in values.items():
@@ -124,8 +128,10 @@ def test_five_pairs_cannot_reach_significance() -> None:
     assert row.p_wilcoxon == 0.0625
     assert row.min_possible_p == 0.0625
     assert not row.significant and row.verdict_class == "inconclusive"
-    assert ("n = 5 pairs cannot reach p_holm < 0.05 with the exact Wilcoxon test (minimum "
-            "p_holm = 0.0625)") in row.verdict
+    assert (
+        "n = 5 pairs cannot reach p_holm < 0.05 with the exact Wilcoxon test (minimum "
+        "p_holm = 0.0625)"
+    ) in row.verdict
     # d_z = 3 / sqrt(2.5) needs few seeds under a paired t; the Wilcoxon floor (6) governs.
     assert row.seeds_for_power < 6
     assert "the exact Wilcoxon test needs at least 6 to reach p_holm < 0.05" in row.verdict
@@ -140,12 +146,14 @@ def test_holm_on_known_p_values() -> None:
         np.testing.assert_allclose(stats.holm(p), multipletests(p, method="holm")[1])
     # Three variants on 6 seeds with hand-known exact p: all positive 2/64, only rank 1 negative
     # 4/64, only rank 2 negative 6/64. Holm: 3 * 2/64, max(2 * 4/64, ...), max(..., 6/64).
-    runs = make_runs({
-        "base": [0.0] * 6,
-        "a": [1.0, 2, 3, 4, 5, 6],
-        "b": [-1.0, 2, 3, 4, 5, 6],
-        "c": [1.0, -2, 3, 4, 5, 6],
-    })
+    runs = make_runs(
+        {
+            "base": [0.0] * 6,
+            "a": [1.0, 2, 3, 4, 5, 6],
+            "b": [-1.0, 2, 3, 4, 5, 6],
+            "c": [1.0, -2, 3, 4, 5, 6],
+        }
+    )
     out = stats.compare_to_baseline(runs, "base", "test_acc", family="baseline")
     np.testing.assert_allclose(out["p_wilcoxon"], [2 / 64, 4 / 64, 6 / 64])
     np.testing.assert_allclose(out["p_wilcoxon_holm"], [6 / 64, 8 / 64, 8 / 64])
@@ -243,12 +251,15 @@ def test_pairwise_wilcoxon_holm_matches_scikit_posthocs_and_direct() -> None:
     out = stats.pairwise_wilcoxon_holm(runs, "test_acc")
     assert len(out) == 6
     data = {"ssa": BASE, "vsa": VSA, "sdsa": SDSA, "qk": QK}
-    raw = [sps.wilcoxon(data[a], data[b], method="exact").pvalue
-           for a, b in zip(out["variant_a"], out["variant_b"], strict=True)]
+    raw = [
+        sps.wilcoxon(data[a], data[b], method="exact").pvalue
+        for a, b in zip(out["variant_a"], out["variant_b"], strict=True)
+    ]
     np.testing.assert_allclose(out["p_wilcoxon"], raw)
     np.testing.assert_allclose(out["p_wilcoxon_holm"], multipletests(raw, method="holm")[1])
-    ph = sp.posthoc_wilcoxon(runs.sort_values("seed"), val_col="test_acc", group_col="variant",
-                             p_adjust="holm")
+    ph = sp.posthoc_wilcoxon(
+        runs.sort_values("seed"), val_col="test_acc", group_col="variant", p_adjust="holm"
+    )
     for a, b, p in out[["variant_a", "variant_b", "p_wilcoxon_holm"]].itertuples(index=False):
         assert p == pytest.approx(ph.loc[a, b])
 
@@ -264,6 +275,7 @@ def test_critical_difference_diagram_draws(tmp_path) -> None:
     assert path.stat().st_size > 0
     # Drawing into a given Axes.
     from matplotlib.figure import Figure
+
     fig2 = Figure()
     ax2 = fig2.add_subplot()
     got_fig, got_ax = stats.critical_difference_diagram(runs, "test_acc", ax=ax2)
@@ -275,8 +287,16 @@ def test_summarize() -> None:
     runs["energy"] = np.arange(len(runs), dtype=float)
     runs.loc[0, "energy"] = np.nan
     out = stats.summarize(runs, ["test_acc", "energy"])
-    assert list(out.columns) == ["dataset", "variant", "metric", "n", "mean", "std", "ci_low",
-                                 "ci_high"]
+    assert list(out.columns) == [
+        "dataset",
+        "variant",
+        "metric",
+        "n",
+        "mean",
+        "std",
+        "ci_low",
+        "ci_high",
+    ]
     assert len(out) == 4
     row = out[(out["variant"] == "ssa") & (out["metric"] == "test_acc")].iloc[0]
     x = np.array(BASE)
@@ -289,17 +309,36 @@ def test_summarize() -> None:
 
 
 def test_analyse_table() -> None:
-    runs = pd.concat([
-        make_runs({"ssa": BASE, "vsa": VSA, "sdsa": SDSA}, dataset="cifar10"),
-        make_runs({"ssa": BASE[:6], "vsa": VSA[:6]}, dataset="digits"),
-    ])
+    runs = pd.concat(
+        [
+            make_runs({"ssa": BASE, "vsa": VSA, "sdsa": SDSA}, dataset="cifar10"),
+            make_runs({"ssa": BASE[:6], "vsa": VSA[:6]}, dataset="digits"),
+        ]
+    )
     runs["energy"] = runs["variant"].map({"ssa": 5.0, "vsa": 3.0, "sdsa": 5.5})
-    out = stats.analyse(runs, "ssa", ["test_acc", "energy"],
-                        {"test_acc": True, "energy": False})
-    required = ["dataset", "metric", "variant", "baseline", "n", "mean_baseline", "mean_variant",
-                "diff", "ci_low", "ci_high", "p_wilcoxon", "p_wilcoxon_holm", "p_t", "p_t_holm",
-                "d_z", "rank_biserial", "wilcoxon_method", "min_possible_p", "significant",
-                "verdict"]
+    out = stats.analyse(runs, "ssa", ["test_acc", "energy"], {"test_acc": True, "energy": False})
+    required = [
+        "dataset",
+        "metric",
+        "variant",
+        "baseline",
+        "n",
+        "mean_baseline",
+        "mean_variant",
+        "diff",
+        "ci_low",
+        "ci_high",
+        "p_wilcoxon",
+        "p_wilcoxon_holm",
+        "p_t",
+        "p_t_holm",
+        "d_z",
+        "rank_biserial",
+        "wilcoxon_method",
+        "min_possible_p",
+        "significant",
+        "verdict",
+    ]
     assert set(required) <= set(out.columns)
     assert len(out) == 2 * 2 + 1 * 2  # cifar10: 2 variants x 2 metrics, digits: 1 x 2
     c10 = out[(out["dataset"] == "cifar10") & (out["metric"] == "test_acc")]
@@ -334,3 +373,165 @@ def test_errors(runs3: pd.DataFrame) -> None:
         stats.compare_to_baseline(pd.concat([runs3, runs3]), "ssa", "test_acc")
     with pytest.raises(ValueError, match="at least 3 variants"):
         stats.friedman_test(make_runs({"ssa": BASE, "vsa": VSA}), "test_acc")
+
+
+# --------------------------------------------------------------------------- equivalence (TOST)
+
+
+def test_tost_against_hand_formula_and_statsmodels() -> None:
+    from statsmodels.stats.weightstats import ttost_paired
+
+    rng = np.random.default_rng(3)
+    base = rng.normal(80, 2, 10)
+    for shift, sd in ((0.1, 0.3), (0.6, 0.5), (1.4, 0.4)):
+        new = base + shift + rng.normal(0, sd, 10)
+        d = new - base
+        res = stats.tost_paired(d, margin=1.0)
+        n, se = len(d), d.std(ddof=1) / math.sqrt(len(d))
+        p_lo = sps.t.sf((d.mean() + 1.0) / se, n - 1)
+        p_up = sps.t.cdf((d.mean() - 1.0) / se, n - 1)
+        assert res.p_lower == pytest.approx(p_lo, rel=1e-12)
+        assert res.p_upper == pytest.approx(p_up, rel=1e-12)
+        assert res.p_tost == pytest.approx(ttost_paired(new, base, -1.0, 1.0)[0], rel=1e-10)
+        half = sps.t.ppf(0.95, n - 1) * se  # the 90% interval
+        assert (res.ci_low, res.ci_high) == pytest.approx((d.mean() - half, d.mean() + half))
+        # TOST at 0.05 rejects exactly when the 90% CI lies inside the margin.
+        assert res.equivalent == (-1.0 < res.ci_low and res.ci_high < 1.0)
+    # The same difference on every seed: p is the limit 0 inside the margin, 1 outside.
+    assert stats.tost_paired(np.full(5, 0.5), 1.0).p_tost == 0.0
+    assert stats.tost_paired(np.full(5, 1.5), 1.0).p_tost == 1.0
+    assert math.isnan(stats.tost_paired(np.ones(5), math.nan).p_tost)
+
+
+def test_equivalence_margin_by_unit_and_per_metric() -> None:
+    assert stats.equivalence_margin("test_acc_pct") == 1.0  # percent: 1 point
+    assert stats.equivalence_margin("test_acc") == 0.01  # fraction: 1 point
+    assert stats.equivalence_margin("score", units={"score": "percent"}) == 1.0
+    assert stats.equivalence_margin("test_acc_pct", margins={"test_acc_pct": 0.5}) == 0.5
+    assert math.isnan(stats.equivalence_margin("energy_paper_mj"))
+    with pytest.raises(ValueError, match="unit 'mJ' of metric 'energy' has no default margin"):
+        stats.equivalence_margin("energy", units={"energy": "mJ"})
+    with pytest.raises(ValueError, match="must be positive"):
+        stats.equivalence_margin("test_acc", margins={"test_acc": 0.0})
+
+
+# --------------------------------------------------------------------------- Bayesian signed-rank
+
+# Differences in points of accuracy: mostly inside a +-1 ROPE, some above it.
+BAYES_D = np.array([0.5, 1.5, -0.3, 2.0, 1.2, 0.8, -0.6, 1.1])
+
+
+def _bayes_by_loops(d: np.ndarray, rope: float, s: float, draws: int, seed: int) -> np.ndarray:
+    """The same posterior written out: Dirichlet draws as normalised gammas, explicit double
+    loop over the Walsh averages, share of draws each region wins (ties split)."""
+    rng = np.random.Generator(np.random.PCG64(seed))
+    z = [0.0, *d]
+    wins = np.zeros(3)
+    for _ in range(draws):
+        g = np.array([rng.gamma(s)] + [rng.gamma(1.0) for _ in d])
+        w = g / g.sum()
+        theta = np.zeros(3)  # left, rope, right
+        for i in range(len(z)):
+            for j in range(len(z)):
+                walsh = z[i] + z[j]
+                region = 2 if walsh > 2 * rope else (0 if walsh < -2 * rope else 1)
+                theta[region] += w[i] * w[j]
+        best = theta == theta.max()
+        wins += best / best.sum()
+    return wins / draws
+
+
+def test_bayes_signed_rank_against_independent_monte_carlo() -> None:
+    res = stats.bayes_signed_rank(BAYES_D, rope=1.0)
+    assert (res.prior_strength, res.z0, res.n_samples, res.seed) == (0.5, 0.0, 50_000, 0)
+    got = np.array([res.p_left, res.p_rope, res.p_right])
+    assert got.sum() == pytest.approx(1.0)
+    assert 0.1 < res.p_right < 0.9 and 0.1 < res.p_rope < 0.9  # a non-trivial example
+    draws = 8_000
+    want = _bayes_by_loops(BAYES_D, 1.0, 0.5, draws, seed=12345)
+    # Two independent Monte Carlo estimates of one probability: 4 standard errors apart at most.
+    se = np.sqrt(want * (1 - want) / draws + got * (1 - got) / res.n_samples)
+    assert np.all(np.abs(got - want) < 4 * se + 1e-9), (got, want)
+    # Fixed seed: the same answer every time; posterior masses sum to one.
+    assert stats.bayes_signed_rank(BAYES_D, rope=1.0) == res
+    assert res.theta_left + res.theta_rope + res.theta_right == pytest.approx(1.0)
+
+
+def test_bayes_signed_rank_limits() -> None:
+    # Every difference beyond 2 * rope: every Walsh average but the prior's own (z0 + z0 = 0) is
+    # to the right, so theta_rope = w0**2, theta_right = 1 - w0**2, with w0 ~ Beta(s, n): the
+    # rope wins exactly when w0 > 1/sqrt(2), and its mean mass is E[w0**2].
+    draws, s, n = 20_000, 0.5, 5
+    res = stats.bayes_signed_rank(np.array([3.0, 4, 5, 6, 7]), rope=1.0, n_samples=draws)
+    want = sps.beta.sf(1 / math.sqrt(2), s, n)
+    assert abs(res.p_rope - want) < 4 * math.sqrt(want * (1 - want) / draws)
+    assert res.p_left == 0.0 and res.p_right == pytest.approx(1 - res.p_rope)
+    assert res.theta_rope == pytest.approx(s * (s + 1) / ((s + n) * (s + n + 1)), rel=0.05)
+    flipped = stats.bayes_signed_rank(-BAYES_D, rope=1.0)
+    res = stats.bayes_signed_rank(BAYES_D, rope=1.0)
+    assert flipped.p_left == pytest.approx(res.p_right) and flipped.p_rope == res.p_rope
+
+
+# --------------------------------------------------------------------------- McNemar
+
+
+def _vectors(both: int, only_b: int, only_v: int, neither: int) -> tuple[list[int], list[int]]:
+    base = [1] * both + [1] * only_b + [0] * only_v + [0] * neither
+    var = [1] * both + [0] * only_b + [1] * only_v + [0] * neither
+    return base, var
+
+
+def _exact_binomial(b: int, c: int) -> float:
+    """Two-sided exact binomial test of c successes out of b + c at 1/2, by hand."""
+    n = b + c
+    tail = sum(math.comb(n, k) for k in range(min(b, c) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def test_mcnemar_exact_by_hand() -> None:
+    assert stats.mcnemar_exact(2, 9) == pytest.approx(2 * (1 + 11 + 55) / 2**11)
+    assert stats.mcnemar_exact(9, 2) == stats.mcnemar_exact(2, 9)
+    assert stats.mcnemar_exact(0, 0) == 1.0 and stats.mcnemar_exact(4, 4) == 1.0
+    assert stats.mcnemar_exact(0, 6) == pytest.approx(2 / 64)
+    for b, c in ((0, 1), (3, 10), (17, 5), (40, 61)):
+        assert stats.mcnemar_exact(b, c) == pytest.approx(_exact_binomial(b, c), rel=1e-12)
+        assert stats.mcnemar_exact(b, c) == pytest.approx(
+            sps.binomtest(c, b + c, 0.5).pvalue, rel=1e-9
+        )
+
+
+def test_paired_correctness_per_seed_and_pooled() -> None:
+    cells = {0: (10, 2, 6, 2), 1: (12, 1, 4, 3), 2: (11, 3, 3, 3)}  # both, only base, only var
+    rows = []
+    for seed, counts in cells.items():
+        base, var = _vectors(*counts)
+        rows += [
+            {"dataset": "digits", "variant": "ssa", "seed": seed, "correct": base},
+            {"dataset": "digits", "variant": "vsa", "seed": seed, "correct": var},
+            {"dataset": "digits", "variant": "sdsa", "seed": seed, "correct": base},
+        ]
+    out = stats.paired_correctness(pd.DataFrame(rows), "ssa")
+    vsa = out[out["variant"] == "vsa"]
+    per_seed = vsa[vsa["scope"] == "seed"]
+    assert list(per_seed["seed"]) == [0, 1, 2]
+    for (_, row), (both, b, c, neither) in zip(per_seed.iterrows(), cells.values(), strict=True):
+        assert (row.both_correct, row.only_baseline, row.only_variant, row.both_wrong) == (
+            both,
+            b,
+            c,
+            neither,
+        )
+        assert row.p_mcnemar == pytest.approx(_exact_binomial(b, c))
+        assert row.acc_variant == pytest.approx((both + c) / 20)
+    pooled = vsa[vsa["scope"] == "pooled"].iloc[0]
+    assert (pooled.only_baseline, pooled.only_variant, pooled.n_samples) == (6, 13, 60)
+    assert pooled.p_mcnemar == pytest.approx(_exact_binomial(6, 13))
+    # sdsa is identical to the baseline: no discordant pair, p = 1; Holm over the two variants.
+    sdsa = out[(out["variant"] == "sdsa") & (out["scope"] == "pooled")].iloc[0]
+    assert sdsa.p_mcnemar == 1.0
+    assert pooled.p_mcnemar_holm == pytest.approx(min(1.0, 2 * pooled.p_mcnemar))
+    assert out.loc[out["scope"] == "seed", "p_mcnemar_holm"].isna().all()
+    bad = pd.DataFrame(rows)
+    bad.at[1, "correct"] = [1, 0]
+    with pytest.raises(ValueError, match="both must be evaluated on the same test split"):
+        stats.paired_correctness(bad, "ssa")
