@@ -13,14 +13,18 @@ Augmentation is off so that only data loading is timed.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from bench.data import integrate_frames, load_data
-from bench.datasets.aedat4 import synthetic_events, write_aedat4
+from bench.datasets import integrate_frames, load_data
+
+# The AEDAT 4 writer is test code (the package only reads recordings): take it from tests/.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from aedat4_writer import synthetic_events, write_aedat4  # noqa: E402
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 

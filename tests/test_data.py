@@ -1,9 +1,10 @@
-"""bench.data: registry, seeded loaders, and format-faithful fixtures through the real loaders.
+"""bench.datasets and the bench.data CLI: registry, seeded loaders, fixed splits, and
+format-faithful fixtures through the real loaders.
 
 CIFAR fixtures are pickle batches in torchvision's `cifar-10-batches-py` layout; they cannot match
 the official md5 sums, so the tests that load them replace torchvision's `check_integrity` by an
 existence check (the md5 path itself is tested with the real function). CIFAR10-DVS fixtures are
-real AEDAT 4 files (bench.datasets.aedat4) read by tonic through the `aedat` decoder; DVS128
+real AEDAT 4 files (tests/aedat4_writer.py) read by tonic through the `aedat` decoder; DVS128
 Gesture fixtures are tonic's `user<NN>_<lighting>/<label>.npy` arrays of (x, y, p, t in ms).
 """
 
@@ -18,10 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from aedat4_writer import write_aedat4
 
-from bench import data
-from bench.data import DataError, EpochSampler, integrate_frames, load_data
-from bench.datasets.aedat4 import write_aedat4
+from bench import datasets
+from bench.data import main as data_main
+from bench.datasets import DataError, EpochSampler, cifar, events, integrate_frames, load_data
 from components.registry import UnknownNameError
 
 DVS_CLASSES = [
@@ -54,7 +56,7 @@ def events_array(t, x, y, p) -> np.ndarray:
 
 
 def test_registry_names_and_unknown_name():
-    assert set(data.DATASETS.names()) == {
+    assert set(datasets.DATASETS.names()) == {
         "cifar10",
         "cifar100",
         "cifar10_dvs",
@@ -70,13 +72,13 @@ def test_registry_names_and_unknown_name():
 def test_digits_shapes_split_and_normalisation(name, size):
     b = load_data(name, batch_size=100, seed=3)
     assert (b.num_classes, b.in_channels, b.img_size, b.frames) == (10, 1, size, None)
-    assert (b.info["train_size"], b.info["test_size"]) == (1437, 360)
+    assert (b.info["train_size"], b.info["val_size"], b.info["test_size"]) == (1079, 359, 359)
     x, y = next(iter(b.train))
     assert x.shape == (100, 1, size, size) and x.dtype == torch.float32 and y.dtype == torch.int64
     train_x = torch.cat([x for x, _ in b.train])
     assert abs(float(train_x.mean())) < 1e-4 and abs(float(train_x.std()) - 1) < 1e-3
     test_y = torch.cat([y for _, y in b.test])
-    # Stratified: every class has 35 or 36 of the 360 test images.
+    # Stratified: every class has 35 to 37 of the 359 test images (20% of 174..183).
     assert set(torch.bincount(test_y, minlength=10).tolist()) <= {35, 36, 37}
     json.dumps(b.info)  # JSON-serialisable
 
@@ -149,18 +151,20 @@ def test_epoch_sampler_shards_are_disjoint_and_equal():
 
 
 def test_cli_digits_json(capsys):
-    data.main(["digits", "batch_size=32", "--json"])
+    assert data_main(["digits", "batch_size=32", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["input_shape"] == [1, 8, 8] and info["train_size"] == 1437
+    assert info["input_shape"] == [1, 8, 8] and info["train_size"] == 1079
     assert info["num_classes"] == 10 and info["frames"] is None
 
 
 def test_data_root_resolution(monkeypatch, tmp_path):
     monkeypatch.setenv("SPIKFORMER_DATA", str(tmp_path / "env"))
-    assert data.resolve_data_root(None) == (tmp_path / "env").resolve()
-    assert data.resolve_data_root(tmp_path / "arg") == (tmp_path / "arg").resolve()
+    assert datasets.resolve_data_root(None) == (tmp_path / "env").resolve()
+    assert datasets.resolve_data_root(tmp_path / "arg") == (tmp_path / "arg").resolve()
     monkeypatch.delenv("SPIKFORMER_DATA")
-    assert data.resolve_data_root(None) == Path(data.DEFAULT_DATA_ROOT).expanduser().resolve()
+    assert (
+        datasets.resolve_data_root(None) == Path(datasets.DEFAULT_DATA_ROOT).expanduser().resolve()
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -197,14 +201,14 @@ def test_cifar10_fixture_through_torchvision(tmp_path, no_md5):
     written = write_cifar10(tmp_path)
     b = load_data("cifar10", data_root=str(tmp_path), batch_size=16, test_batch_size=5, seed=1)
     assert (b.num_classes, b.in_channels, b.img_size, b.frames) == (10, 3, 32, None)
-    assert (b.info["train_size"], b.info["test_size"]) == (40, 12)
+    assert (b.info["train_size"] + b.info["val_size"], b.info["test_size"]) == (40, 12)
     xs, ys = zip(*batches(b.test), strict=True)
     x, y = torch.cat(xs), torch.cat(ys)
     assert x.shape == (12, 3, 32, 32) and x.dtype == torch.float32 and y.dtype == torch.int64
     pixels, labels = written["test_batch"]
     assert y.tolist() == labels  # test order is the file order
-    mean = torch.tensor(data.CIFAR10_MEAN).view(3, 1, 1)
-    std = torch.tensor(data.CIFAR10_STD).view(3, 1, 1)
+    mean = torch.tensor(cifar.CIFAR10_MEAN).view(3, 1, 1)
+    std = torch.tensor(cifar.CIFAR10_STD).view(3, 1, 1)
     expected = (torch.tensor(pixels).view(-1, 3, 32, 32).float() / 255 - mean) / std
     assert torch.allclose(x, expected, atol=1e-5)  # no augmentation on the test set
     xt, yt = next(iter(b.train))
@@ -328,7 +332,7 @@ def test_frames_reject_events_outside_the_sensor():
 
 def test_dvs_augment_is_deterministic_per_generator():
     frames = torch.rand(4, 2, 128, 128)
-    outs = [data.dvs_augment(frames, torch.Generator().manual_seed(s)) for s in (1, 1, 2, 3, 4)]
+    outs = [events.dvs_augment(frames, torch.Generator().manual_seed(s)) for s in (1, 1, 2, 3, 4)]
     assert all(o.shape == frames.shape for o in outs)
     assert torch.equal(outs[0], outs[1])
     assert any(not torch.equal(outs[0], o) for o in outs[2:])
@@ -369,11 +373,13 @@ def test_cifar10_dvs_split_shapes_and_counts(dvs_root):
     root, written = dvs_root
     b = load_data("cifar10_dvs", data_root=str(root), T=4, batch_size=8, augment=False)
     assert (b.num_classes, b.in_channels, b.img_size, b.frames) == (10, 2, 128, 4)
-    assert (b.info["train_size"], b.info["test_size"]) == (90, 10)
+    assert (b.info["train_size"], b.info["val_size"], b.info["test_size"]) == (80, 10, 10)
     split = json.loads(Path(b.info["split_file"]).read_text())
-    # Sorted file names: "_9" sorts last in each class (lexicographic, as the reference code).
-    assert split["test"] == [f"CIFAR10DVS/{c}/cifar10_{c}_9.aedat4" for c in DVS_CLASSES]
-    assert len(split["train"]) == 90 and split["train"][:2] == [
+    # Sorted file names: "_9" sorts last in each class (lexicographic, as the reference code);
+    # "_8", the last of the training part, validates.
+    assert split["test_files"] == [f"CIFAR10DVS/{c}/cifar10_{c}_9.aedat4" for c in DVS_CLASSES]
+    assert split["val_files"] == [f"CIFAR10DVS/{c}/cifar10_{c}_8.aedat4" for c in DVS_CLASSES]
+    assert len(split["train_files"]) == 80 and split["train_files"][:2] == [
         "CIFAR10DVS/airplane/cifar10_airplane_0.aedat4",
         "CIFAR10DVS/airplane/cifar10_airplane_1.aedat4",
     ]
@@ -397,7 +403,7 @@ def test_cifar10_dvs_cache_hit_returns_identical_frames(dvs_root, monkeypatch):
     def no_integration(self, index):
         raise AssertionError("integrated again although the frames are cached")
 
-    monkeypatch.setattr(data.EventFrames, "integrate", no_integration)
+    monkeypatch.setattr(events.EventFrames, "integrate", no_integration)
     again = batches(load_data("cifar10_dvs", data_root=str(root), T=3, batch_size=10).test)
     assert torch.equal(first[0][0], again[0][0]) and torch.equal(first[0][1], again[0][1])
 
@@ -444,7 +450,7 @@ def write_gesture(root: Path) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(2)
     written = {}
     for split, users in (
-        ("ibmGestureTrain", ["user02_led", "user01_fluorescent"]),
+        ("ibmGestureTrain", ["user02_led", "user01_fluorescent", "user03_natural"]),
         ("ibmGestureTest", ["user24_natural"]),
     ):
         for user in users:
@@ -471,9 +477,14 @@ def test_dvs128_gesture_official_split(tmp_path):
     written = write_gesture(tmp_path)
     b = load_data("dvs128_gesture", data_root=str(tmp_path), T=5, batch_size=11, augment=False)
     assert (b.num_classes, b.in_channels, b.img_size, b.frames) == (11, 2, 128, 5)
-    assert (b.info["train_size"], b.info["test_size"]) == (22, 11)
+    assert (b.info["train_size"], b.info["val_size"], b.info["test_size"]) == (22, 11, 11)
     split = json.loads(Path(b.info["split_file"]).read_text())
-    assert split["train"][0] == "DVSGesture/ibmGestureTrain/user01_fluorescent/0.npy"
+    assert split["train_files"][0] == "DVSGesture/ibmGestureTrain/user01_fluorescent/0.npy"
+    # One whole user validates (ceil(10%) of 3), drawn with the fixed split seed; no user is in
+    # two splits.
+    assert split["val_users"] == [3] and split["train_users"] == [1, 2]
+    assert all("/user03_natural/" in f for f in split["val_files"])
+    assert not any("/user03_" in f for f in split["train_files"])
     x, y = next(iter(b.test))
     assert x.shape == (11, 5, 2, 128, 128) and sorted(y.tolist()) == list(range(11))
     for xi, yi in zip(x, y, strict=True):

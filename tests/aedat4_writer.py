@@ -1,6 +1,7 @@
 """A minimal AEDAT 4 writer for polarity events (uncompressed), readable by `aedat.Decoder`.
 
-The `aedat` package only decodes, so tests and benchmarks write their recordings with this.
+The `aedat` package only decodes, so the data tests and benchmarks/data_cache.py write their
+recordings with this (test code: it lives in tests/, not in the package).
 Layout (iniVation AEDAT 4.0): the magic line `#!AER-DAT4.0\\r\\n`, a u32 length and an `IOHE`
 flatbuffer (compression, file data position, XML stream description), then packets, each a u32
 stream id, a u32 length and a size-prefixed `EVTS` flatbuffer holding a vector of
