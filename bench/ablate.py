@@ -25,6 +25,7 @@ from bench.config import ConfigError
 from bench.data import DataError, load_data
 from bench.engine import choose_workers, load_study, open_storage, public_url, storage_kind
 from bench.plan import DEFAULT_SEEDS, AblationPlan, expand
+from bench.plugins import add_import_flag, load_plugins
 from bench.refresh import refresh
 from bench.runner import DIRECTIONS, run_cells, status_line
 from bench.studyfile import StudyFile
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--results", default="results", help="folder of study folders")
     parser.add_argument("--dry-run", action="store_true", help="print the runs, run nothing")
+    add_import_flag(parser)
     return parser
 
 
@@ -87,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.WARNING, format="%(levelname)s: %(message)s"
     )  # the CLI prints its own summary
     try:
+        plugins = load_plugins(args.plugins)
         plan = expand(args.overrides)
         study, study_dir, workers = _check(plan, args)
         cells = plan.cells()
@@ -120,9 +123,12 @@ def main(argv: list[str] | None = None) -> int:
             variants=plan.variants,
             seeds=plan.seeds,
             runs={c.run_id: {"variant": c.variant, "seed": c.seed} for c in cells},
+            plugins=plugins,
         )
         info.merged_into(study_dir / "study.json").write(study_dir)
-        run_cells(st, cells, study_dir, args.storage, workers, values=plan.variants)
+        run_cells(
+            st, cells, study_dir, args.storage, workers, values=plan.variants, plugins=plugins
+        )
     except (DataError, ValueError) as err:  # ConfigError, storage URLs, study mismatches
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -108,6 +108,6 @@ def run_confirm(
         search_study=plan.study,
         budget=budget,
     ).merged_into(cdir / "study.json").write(cdir)
-    run_cells(st, cells, cdir, plan.storage, workers, values=cplan.variants)
+    run_cells(st, cells, cdir, plan.storage, workers, values=cplan.variants, plugins=plan.plugins)
     print(f"Confirmation: {status_line(st, cells)}")
     return cdir

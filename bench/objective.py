@@ -32,6 +32,7 @@ from bench.engine import (
     worker_setup,
 )
 from bench.engine.recovery import MACHINE
+from bench.plugins import load_plugins
 from bench.training import StopRun, train_run
 from components.model import Spikformer, count_params
 from search_spaces.spaces import SearchSpace, get_space, suggest
@@ -80,6 +81,7 @@ class SearchPlan:
     dataset: str = "digits"
     sampler_settings: dict[str, Any] = field(default_factory=dict)
     pruner_settings: dict[str, Any] = field(default_factory=dict)
+    plugins: list[str] = field(default_factory=list)  # imported by every worker first
 
     @property
     def directions(self) -> list[str]:
@@ -190,6 +192,7 @@ def train_objective(trial: optuna.Trial, plan: SearchPlan) -> list[float]:
 def search_worker(plan: SearchPlan) -> int:
     """Entry point of one worker process: trials until the global budget is used up."""
     worker_setup(plan.threads)
+    load_plugins(plan.plugins)
     study = open_search(plan, parallel=plan.workers > 1)
     return run_sampled(study, lambda trial: train_objective(trial, plan), n_trials=plan.trials)
 

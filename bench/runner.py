@@ -27,6 +27,7 @@ from bench.engine import (
 )
 from bench.engine.workers import threads_per_worker
 from bench.plan import Cell
+from bench.plugins import load_plugins
 from bench.training import train_run
 
 __all__ = ["DIRECTIONS", "run_cell", "run_cells", "status_line"]
@@ -57,10 +58,15 @@ def run_cell(payload: dict[str, Any], trial: optuna.Trial, study_dir: str) -> di
     }
 
 
+PLUGINS_ATTR = "plugins"  # study user attribute: modules every worker imports before popping
+
+
 def cell_worker(storage: str | None, study_dir: str, study: str, threads: int) -> int:
-    """Entry point of one worker process: pop and train cells until none is waiting."""
+    """Entry point of one worker process: import the study's plugins, then pop and train cells
+    until none is waiting."""
     worker_setup(threads)
     st = load_study(study, open_storage(storage, Path(study_dir)), directions=DIRECTIONS)
+    load_plugins(st.user_attrs.get(PLUGINS_ATTR, []))
     return run_queue(st, functools.partial(run_cell, study_dir=study_dir))
 
 
@@ -71,10 +77,15 @@ def run_cells(
     storage: str | None,
     workers: int,
     values: dict[str, dict[str, Any]] | None = None,
+    plugins: list[str] | None = None,
 ) -> None:
     """Queue every cell once (its variant's swept `values` become Optuna params, so
     optuna-dashboard can plot an ablation), then work through the queue: here, or in `workers`
     processes while this one draws the progress bar."""
+    known = st.user_attrs.get(PLUGINS_ATTR, [])
+    load_plugins(known)  # a study started elsewhere with plugins: this machine needs them too
+    if plugins and set(plugins) - set(known):
+        st.set_user_attr(PLUGINS_ATTR, list(dict.fromkeys([*known, *plugins])))
     values = values or {}
     choices: dict[str, list[Any]] = {}
     for swept in values.values():

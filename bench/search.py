@@ -39,6 +39,7 @@ from bench.engine import (
 )
 from bench.engine.workers import threads_per_worker
 from bench.objective import OBJECTIVES, SearchPlan, run_search
+from bench.plugins import add_import_flag, load_plugins
 from bench.refresh import refresh
 from bench.studyfile import StudyFile
 from bench.training import resolve_device
@@ -73,7 +74,7 @@ def _fixed(args: argparse.Namespace, space_fixed: dict, dataset: str) -> dict:
     return fixed
 
 
-def make_plan(args: argparse.Namespace) -> SearchPlan:
+def make_plan(args: argparse.Namespace, plugins: list[str] | None = None) -> SearchPlan:
     """Check every argument and build the plan; raises ConfigError with one sentence."""
     for flag, value in (
         ("--trials", args.trials),
@@ -134,6 +135,7 @@ def make_plan(args: argparse.Namespace) -> SearchPlan:
         dataset=baseline.data.name,
         sampler_settings=make_sampler(args.sampler, args.seed, len(objectives))[1],
         pruner_settings=make_pruner(pruner, epochs)[1],
+        plugins=list(plugins or []),
     )
 
 
@@ -186,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--results", default="results", help="folder of study folders")
     p.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
+    add_import_flag(p)
     return p
 
 
@@ -213,6 +216,7 @@ def study_file(plan: SearchPlan, args: argparse.Namespace, argv: list[str]) -> S
         baseline_config={k: getattr(base.model, k) for k in space.searched() if k != "heads"}
         | {"heads": base.model.heads},
         optuna=optuna.__version__,
+        plugins=plan.plugins,
     )
 
 
@@ -239,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
-        plan = make_plan(args)
+        plan = make_plan(args, load_plugins(args.plugins))
     except (ConfigError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

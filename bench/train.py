@@ -16,6 +16,7 @@ import torch
 import torch.distributed as dist
 
 from bench.config import ConfigError, parse_overrides, resolve
+from bench.plugins import add_import_flag, load_plugins
 from bench.training import RECORD, resolve_device, train_run
 from bench.training.environment import distributed_env
 
@@ -29,8 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", help="key=value settings, e.g. attention=vsa")
     parser.add_argument("--out", help="run folder (default: runs/<run id>)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars (workers)")
+    add_import_flag(parser)
     args = parser.parse_args(argv)
     try:
+        load_plugins(args.plugins)
         parsed = parse_overrides(args.overrides)
         sweeps = [k for k, v in parsed.items() if len(v) > 1 or k == "seeds"]
         if sweeps:
@@ -40,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         cfg = resolve({k: v[0] for k, v in parsed.items()})
         resolve_device(cfg.device)
-    except ConfigError as err:
+    except (ConfigError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     rank, world, _ = distributed_env()
