@@ -1,11 +1,9 @@
 """bench.datasets and the bench.data CLI: registry, seeded loaders, fixed splits, and
 format-faithful fixtures through the real loaders.
 
-CIFAR fixtures are pickle batches in torchvision's `cifar-10-batches-py` layout; they cannot match
-the official md5 sums, so the tests that load them replace torchvision's `check_integrity` by an
-existence check (the md5 path itself is tested with the real function). CIFAR10-DVS fixtures are
-real AEDAT 4 files (tests/aedat4_writer.py) read by tonic through the `aedat` decoder; DVS128
-Gesture fixtures are tonic's `user<NN>_<lighting>/<label>.npy` arrays of (x, y, p, t in ms).
+Fixtures (tests/data_fixtures.py) are format-faithful files read through the real loaders. CIFAR
+fixtures cannot match the official md5 sums, so the tests that load them replace torchvision's
+`check_integrity` by an existence check (the md5 path itself is tested with the real function).
 """
 
 from __future__ import annotations
@@ -19,36 +17,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from aedat4_writer import write_aedat4
+from data_fixtures import (
+    DVS_CLASSES,
+    batches,
+    events_array,
+    gesture_frames,
+    write_cifar10,
+    write_cifar10_dvs,
+    write_gesture,
+)
 
 from bench import datasets
 from bench.data import main as data_main
-from bench.datasets import DataError, EpochSampler, cifar, events, integrate_frames, load_data
+from bench.datasets import DataError, EpochSampler, cifar, dvs, events, integrate_frames, load_data
+from bench.datasets.splits import stratified_split
 from components.registry import UnknownNameError
-
-DVS_CLASSES = [
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-]
-
-
-def batches(loader) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    return [(x.clone(), y.clone()) for x, y in loader]
-
-
-def events_array(t, x, y, p) -> np.ndarray:
-    ev = np.zeros(len(t), dtype=[("t", "<u8"), ("x", "<u2"), ("y", "<u2"), ("p", "?")])
-    ev["t"], ev["x"], ev["y"], ev["p"] = t, x, y, p
-    return ev
-
 
 # --------------------------------------------------------------------------------------------
 # registry, digits, samplers
@@ -97,11 +80,36 @@ def test_digits_are_the_real_embedded_images():
 
 
 def test_digits_split_does_not_depend_on_run_seed():
-    a = batches(load_data("digits", batch_size=64, seed=0).test)
-    b = batches(load_data("digits", batch_size=64, seed=7).test)
-    assert all(
-        torch.equal(xa, xb) and torch.equal(ya, yb) for (xa, ya), (xb, yb) in zip(a, b, strict=True)
-    )
+    for split in ("test", "val"):
+        a = batches(getattr(load_data("digits", batch_size=64, seed=0), split))
+        b = batches(getattr(load_data("digits", batch_size=64, seed=7), split))
+        assert all(
+            torch.equal(xa, xb) and torch.equal(ya, yb)
+            for (xa, ya), (xb, yb) in zip(a, b, strict=True)
+        )
+
+
+def test_digits_splits_are_disjoint_stratified_and_recorded(tmp_path):
+    from sklearn.datasets import load_digits
+
+    b = load_data("digits", data_root=str(tmp_path), batch_size=2000)
+    split = json.loads(Path(b.info["split_file"]).read_text())
+    assert split["split_seed"] == 0 and split["fractions"] == {"test": 0.2, "val": 0.2}
+    parts = [set(split[s]) for s in ("train", "val", "test")]
+    assert sum(map(len, parts)) == len(set().union(*parts)) == 1797  # a partition
+    labels = load_digits().target
+    for s in ("val", "test"):  # round(20%) of each class
+        counts = np.bincount(labels[split[s]], minlength=10)
+        assert counts.tolist() == [round(0.2 * n) for n in np.bincount(labels)]
+    # The split file reproduces the split: redo it from what it records.
+    again = stratified_split(labels, split["fractions"], split["split_seed"])
+    assert all(again[s] == split[s] for s in ("train", "val", "test"))
+    assert b.info["split_sha1"] and len(b.info["split_sha1"]) == 40
+    # The validation loader is deterministic: same order and values in every epoch.
+    first = batches(b.val)
+    b.set_epoch(3)
+    assert all(torch.equal(x1, x2) for (x1, _), (x2, _) in zip(first, batches(b.val), strict=True))
+    assert torch.cat([y for _, y in first]).tolist() == labels[split["val"]].tolist()
 
 
 def test_same_seed_and_epoch_give_identical_batches_and_other_seeds_differ():
@@ -172,23 +180,6 @@ def test_data_root_resolution(monkeypatch, tmp_path):
 # --------------------------------------------------------------------------------------------
 
 
-def write_cifar10(root: Path, per_batch: int = 8, n_test: int = 12) -> dict:
-    """cifar-10-batches-py with 5 train batches, a test batch and batches.meta."""
-    folder = root / "cifar10" / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    written = {}
-    for name, n in [(f"data_batch_{i}", per_batch) for i in range(1, 6)] + [("test_batch", n_test)]:
-        pixels = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
-        labels = rng.integers(0, 10, n).tolist()
-        entry = {"batch_label": name, "labels": labels, "data": pixels, "filenames": [""] * n}
-        (folder / name).write_bytes(pickle.dumps(entry))
-        written[name] = (pixels, labels)
-    meta = {"label_names": [f"class{i}" for i in range(10)], "num_vis": 3072}
-    (folder / "batches.meta").write_bytes(pickle.dumps(meta))
-    return written
-
-
 @pytest.fixture
 def no_md5(monkeypatch):
     """Fixture files cannot match the official md5 sums: check existence only."""
@@ -235,6 +226,24 @@ def test_cifar10_augmentation_is_seeded_per_sample(tmp_path, no_md5):
     plain.set_epoch(2)
     xp, yp = batches(plain.train)[0]
     assert torch.equal(yp, ya) and not torch.equal(xp, xa)  # same order, augmented pixels differ
+
+
+def test_cifar_validation_is_a_stratified_fixed_holdout_with_test_transforms(tmp_path, no_md5):
+    written = write_cifar10(tmp_path, per_batch=40, balanced=True)  # 200 images, 20 per class
+    b = load_data("cifar10", data_root=str(tmp_path), batch_size=64, seed=1)
+    assert (b.info["train_size"], b.info["val_size"]) == (180, 20)  # 10% of each class
+    split = json.loads(Path(b.info["split_file"]).read_text())
+    other = load_data("cifar10", data_root=str(tmp_path), batch_size=64, seed=9)
+    assert json.loads(Path(other.info["split_file"]).read_text()) == split  # not the run seed
+    pixels = np.concatenate([written[f"data_batch_{i}"][0] for i in range(1, 6)])
+    labels = sum((written[f"data_batch_{i}"][1] for i in range(1, 6)), [])
+    assert np.bincount([labels[i] for i in split["val"]]).tolist() == [2] * 10
+    x, y = (torch.cat(t) for t in zip(*batches(b.val), strict=True))
+    assert y.tolist() == [labels[i] for i in split["val"]]
+    mean = torch.tensor(cifar.CIFAR10_MEAN).view(3, 1, 1)
+    std = torch.tensor(cifar.CIFAR10_STD).view(3, 1, 1)
+    raw = torch.tensor(pixels[split["val"]]).view(-1, 3, 32, 32).float() / 255
+    assert torch.allclose(x, (raw - mean) / std, atol=1e-5)  # normalised, never augmented
 
 
 def test_cifar100_fixture(tmp_path, no_md5):
@@ -343,26 +352,6 @@ def test_dvs_augment_is_deterministic_per_generator():
 # --------------------------------------------------------------------------------------------
 
 
-def write_cifar10_dvs(root: Path, per_class: int = 10) -> dict[str, np.ndarray]:
-    folder = root / "cifar10_dvs" / "CIFAR10DVS"
-    rng = np.random.default_rng(1)
-    written = {}
-    for c, name in enumerate(DVS_CLASSES):
-        (folder / name).mkdir(parents=True)
-        for i in range(per_class):
-            n = 40 + 7 * i + c
-            ev = events_array(
-                np.sort(rng.integers(0, 10**5, n)),
-                rng.integers(0, 128, n),
-                rng.integers(0, 128, n),
-                rng.integers(0, 2, n),
-            )
-            path = folder / name / f"cifar10_{name}_{i}.aedat4"
-            write_aedat4(path, ev, packet_size=32)
-            written[f"{name}/{path.name}"] = ev
-    return written
-
-
 @pytest.fixture(scope="module")
 def dvs_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("dvs")
@@ -446,33 +435,6 @@ def test_cifar10_dvs_missing_and_offline(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------------------------
 
 
-def write_gesture(root: Path) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(2)
-    written = {}
-    for split, users in (
-        ("ibmGestureTrain", ["user02_led", "user01_fluorescent", "user03_natural"]),
-        ("ibmGestureTest", ["user24_natural"]),
-    ):
-        for user in users:
-            folder = root / "dvs128_gesture" / "DVSGesture" / split / user
-            folder.mkdir(parents=True)
-            for label in range(11):
-                n = 30 + label
-                # columns x, y, p, t in milliseconds (tonic multiplies t by 1000 on reading)
-                arr = np.stack(
-                    [
-                        rng.integers(0, 128, n),
-                        rng.integers(0, 128, n),
-                        rng.integers(0, 2, n),
-                        np.sort(rng.integers(0, 6000, n)),
-                    ],
-                    1,
-                )
-                np.save(folder / f"{label}.npy", arr.astype(np.float64))
-                written[f"{split}/{user}/{label}.npy"] = arr
-    return written
-
-
 def test_dvs128_gesture_official_split(tmp_path):
     written = write_gesture(tmp_path)
     b = load_data("dvs128_gesture", data_root=str(tmp_path), T=5, batch_size=11, augment=False)
@@ -488,9 +450,9 @@ def test_dvs128_gesture_official_split(tmp_path):
     x, y = next(iter(b.test))
     assert x.shape == (11, 5, 2, 128, 128) and sorted(y.tolist()) == list(range(11))
     for xi, yi in zip(x, y, strict=True):
-        arr = written[f"ibmGestureTest/user24_natural/{int(yi)}.npy"]
-        ev = events_array(arr[:, 3] * 1000, arr[:, 0], arr[:, 1], arr[:, 2])
-        assert torch.equal(xi, torch.from_numpy(integrate_frames(ev, 5).astype(np.float32)))
+        assert torch.equal(
+            xi, gesture_frames(written[f"test/user24_natural/{int(yi)}"], 5, integrate_frames)
+        )
 
 
 def test_dvs128_gesture_corrupt_npy_names_the_file(tmp_path):
@@ -500,3 +462,33 @@ def test_dvs128_gesture_corrupt_npy_names_the_file(tmp_path):
     b = load_data("dvs128_gesture", data_root=str(tmp_path), T=2, batch_size=11)
     with pytest.raises(DataError, match=r"user24_natural/3\.npy is corrupt or truncated"):
         batches(b.test)
+
+
+def test_dvs128_gesture_augmentation_never_mirrors(tmp_path):
+    """Training clips are the recordings' exact frames whatever augment says: a flip would turn
+    right-hand into left-hand gestures."""
+    written = write_gesture(tmp_path)
+    for seed in (0, 1, 2):
+        b = load_data("dvs128_gesture", data_root=str(tmp_path), T=3, batch_size=6, seed=seed)
+        assert b.info["augment"] is False and "none" in b.info["augmentation"]
+        for epoch in (0, 1):
+            b.set_epoch(epoch)
+            base = b.train.dataset.base
+            for step, (x, _) in enumerate(b.train):
+                order = b.train.sampler.indices()[step * 6 : step * 6 + 6]
+                for xi, i in zip(x, order, strict=True):
+                    path = Path(base.source(i))
+                    arr = written[f"train/{path.parent.name}/{path.stem}"]
+                    expected = gesture_frames(arr, 3, integrate_frames)
+                    assert torch.equal(xi, expected)
+                    assert not torch.equal(xi, expected.flip(-1))  # random events: not symmetric
+
+
+def test_dvs128_gesture_release_is_reported(tmp_path):
+    assert dvs._gesture_release(1077, 264) == "tonic"
+    assert dvs._gesture_release(1176, 288) == "spikingjelly"
+    write_gesture(tmp_path)
+    b = load_data("dvs128_gesture", data_root=str(tmp_path), T=2, batch_size=4)
+    split = json.loads(Path(b.info["split_file"]).read_text())
+    assert b.info["release"] == split["release"]
+    assert split["release"].startswith("unknown (33 / 11 recordings; tonic's release has 1,077")
