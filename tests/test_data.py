@@ -246,6 +246,38 @@ def test_cifar_validation_is_a_stratified_fixed_holdout_with_test_transforms(tmp
     assert torch.allclose(x, (raw - mean) / std, atol=1e-5)  # normalised, never augmented
 
 
+@pytest.mark.parametrize(
+    "ops,expected",
+    [
+        (None, {"Equalize", "Rotate", "ShearX", "TranslateXRel", "TranslateYRel"}),  # default
+        ("authors", {"Equalize", "Rotate", "ShearX", "TranslateXRel", "TranslateYRel"}),
+        ("timm", None),  # timm's 15-op table for an "inc1" config
+    ],
+)
+def test_cifar_randaugment_draws_only_the_chosen_op_table(
+    tmp_path, no_md5, monkeypatch, ops, expected
+):
+    import timm.data.auto_augment as aa
+
+    drawn = []
+    original = aa.AugmentOp.__call__
+
+    def record(self, img):
+        drawn.append(self.name)
+        return original(self, img)
+
+    monkeypatch.setattr(aa.AugmentOp, "__call__", record)
+    write_cifar10(tmp_path, per_batch=2)
+    b = load_data("cifar10", data_root=str(tmp_path), batch_size=4, randaugment_ops=ops)
+    assert b.info["randaugment_ops"] == (ops or "authors")
+    samples = b.train.dataset
+    for epoch in range(400):  # one fixed image, 400 seeded draws of n=1 op
+        samples.epoch = epoch
+        samples[0]
+    assert len(drawn) == 400
+    assert set(drawn) == (expected or set(aa._RAND_INCREASING_TRANSFORMS))
+
+
 def test_cifar100_fixture(tmp_path, no_md5):
     folder = tmp_path / "cifar100" / "cifar-100-python"
     folder.mkdir(parents=True)
