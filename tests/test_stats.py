@@ -10,7 +10,10 @@ import pandas as pd
 import pytest
 import scikit_posthocs as sp
 from scipy import stats as sps
+from statsmodels.stats.anova import AnovaRM
 from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestPower
+from statsmodels.stats.weightstats import ttost_paired
 
 from bench import stats
 
@@ -379,8 +382,6 @@ def test_errors(runs3: pd.DataFrame) -> None:
 
 
 def test_tost_against_hand_formula_and_statsmodels() -> None:
-    from statsmodels.stats.weightstats import ttost_paired
-
     rng = np.random.default_rng(3)
     base = rng.normal(80, 2, 10)
     for shift, sd in ((0.1, 0.3), (0.6, 0.5), (1.4, 0.4)):
@@ -535,3 +536,290 @@ def test_paired_correctness_per_seed_and_pooled() -> None:
     bad.at[1, "correct"] = [1, 0]
     with pytest.raises(ValueError, match="both must be evaluated on the same test split"):
         stats.paired_correctness(bad, "ssa")
+
+
+# --------------------------------------------------------------------------- power and verdicts
+
+
+def test_seeds_for_power_against_statsmodels_and_by_hand() -> None:
+    for d_z, alpha in ((0.5, 0.05), (1.0, 0.05), (-1.34, 0.05), (1.34, 0.05 / 15), (2.5, 0.01)):
+        n = stats.seeds_for_power(d_z, alpha)
+        want = TTestPower().solve_power(effect_size=abs(d_z), alpha=alpha, power=0.8)
+        assert n == math.ceil(want)
+
+        def power(k: int, d_z: float = d_z, alpha: float = alpha) -> float:
+            crit = sps.t.ppf(1 - alpha / 2, k - 1)
+            nc = abs(d_z) * math.sqrt(k)
+            return sps.nct.sf(crit, k - 1, nc) + sps.nct.cdf(-crit, k - 1, nc)
+
+        assert power(int(n)) >= 0.8 > power(int(n) - 1)
+    assert math.isinf(stats.seeds_for_power(0.0)) and math.isinf(stats.seeds_for_power(math.nan))
+    assert stats.seeds_for_power(math.inf) == 2.0  # the same non-zero difference on every seed
+
+
+def _verdict_row(base: list[float], new: list[float], metric: str, **kw) -> pd.Series:
+    runs = make_runs({"base": base, "new": new}, metric=metric)
+    return stats.compare_to_baseline(runs, "base", metric, **kw).iloc[0]
+
+
+def test_four_way_verdicts() -> None:
+    rng = np.random.default_rng(11)
+    base = list(rng.normal(80, 2, 10))
+    # better: +3 points on every seed.
+    row = _verdict_row(base, [b + 3 + 0.1 * i for i, b in enumerate(base)], "test_acc_pct")
+    assert row.verdict_class == "better"
+    assert row.verdict.startswith("new is higher than base in test_acc_pct by 3.45 (better; ")
+    assert (
+        "95% CI [" in row.verdict and "exact Wilcoxon signed-rank p_holm = 0.00195" in row.verdict
+    )
+    # equivalent: within +-0.3 of the baseline on every seed, mixed signs, margin 1 point.
+    small = [0.2, -0.1, 0.25, -0.2, 0.05, -0.15, 0.1, -0.05, 0.3, -0.25]
+    row = _verdict_row(base, [b + e for b, e in zip(base, small, strict=True)], "test_acc_pct")
+    assert row.verdict_class == "equivalent" and row.margin == 1.0 and row.p_tost_holm < 0.05
+    assert row.verdict.startswith("new is equivalent to base in test_acc_pct within +-1: ")
+    assert "TOST (two one-sided paired t-tests at +-1) p_holm = " in row.verdict
+    assert "90% CI [" in row.verdict and row.p_bayes_equivalent > 0.9
+    # the same data with a margin of 0.05 points is not equivalent: inconclusive.
+    row = _verdict_row(
+        base,
+        [b + e for b, e in zip(base, small, strict=True)],
+        "test_acc_pct",
+        margin=0.05,
+    )
+    assert row.verdict_class == "inconclusive" and "not shown equivalent either" in row.verdict
+    # the issue's example (correct answers of 360 test images per seed): n = 6, CI [-17.2, -2.1],
+    # paired t p = 0.02, but one seed of six disagrees, so exact Wilcoxon p = 4/64.
+    b6 = [100 * k / 360 for k in (290, 244, 314, 312, 267, 305)]
+    n6 = [100 * k / 360 for k in (220, 252, 281, 285, 218, 268)]
+    row = _verdict_row(b6, n6, "test_acc_pct")
+    assert (row.ci_low, row.ci_high) == pytest.approx((-17.165, -2.094), abs=1e-3)
+    assert row.verdict_class == "inconclusive" and row.p_t < 0.05 and row.p_wilcoxon == 0.0625
+    need = int(row.seeds_for_power)
+    assert need == math.ceil(
+        TTestPower().solve_power(effect_size=abs(row.d_z), alpha=0.05, power=0.8)
+    )
+    assert row.verdict.startswith("inconclusive: new vs base in test_acc_pct, new - base = ")
+    assert f"would need {need} seeds for 80% power (paired t at alpha = 0.05)" in row.verdict
+    # a metric without a margin (energy) says so instead of testing equivalence.
+    row = _verdict_row([1.0, 2, 3, 4, 5, 6], [1.5, 1.8, 3.4, 3.7, 5.6, 6.1], "energy_mj")
+    assert math.isnan(row.margin) and "no equivalence margin is set for energy_mj" in row.verdict
+
+
+def test_verdicts_never_say_no_difference(runs3: pd.DataFrame) -> None:
+    runs = make_runs({"ssa": BASE, "vsa": VSA, "sdsa": SDSA, "qk": QK}, metric="test_acc_pct")
+    out = stats.analyse_pairwise(runs, ["test_acc_pct"], {"test_acc_pct": True})
+    verdicts = [
+        *out["verdict"],
+        *stats.analyse(runs, "ssa", ["test_acc_pct"], {"test_acc_pct": True})["verdict"],
+    ]
+    assert set(out["verdict_class"]) <= {"better", "worse", "equivalent", "inconclusive"}
+    for text in verdicts:
+        assert "no difference" not in text and "no significant" not in text
+        assert "test_acc_pct" in text and "CI [" in text and "p_holm = " in text
+
+
+# --------------------------------------------------------------------------- one Holm family
+
+
+def test_baseline_and_pairwise_tables_are_one_family() -> None:
+    runs = make_runs({"ssa": BASE, "vsa": VSA, "sdsa": SDSA, "qk": QK})
+    hib = {"test_acc": True}
+    base = stats.analyse(runs, "ssa", ["test_acc"], hib)
+    pairs = stats.analyse_pairwise(runs, ["test_acc"], hib, baseline="ssa")
+    assert len(pairs) == 6 and set(base["family_size"]) == set(pairs["family_size"]) == {6}
+    # The baseline pairs come first in the pairwise table, oriented variant - baseline, and
+    # carry exactly the baseline table's numbers and verdicts.
+    first = pairs.iloc[:3]
+    assert list(first["variant_b"]) == ["ssa"] * 3
+    assert list(first["variant_a"]) == list(base["variant"])
+    for col in ("diff", "p_wilcoxon_holm", "p_t_holm", "p_tost_holm", "p_bayes_a_better"):
+        other = "p_bayes_variant_better" if col == "p_bayes_a_better" else col
+        np.testing.assert_allclose(first[col], base[other], rtol=1e-12, err_msg=col)
+    assert list(first["verdict_class"]) == list(base["verdict_class"])
+    # Holm over all six pairs, against statsmodels.
+    raw = [
+        sps.wilcoxon(*(np.array(d) for d in (x, y)), method="exact").pvalue
+        for x, y in [(VSA, BASE), (SDSA, BASE), (QK, BASE), (VSA, SDSA), (VSA, QK), (SDSA, QK)]
+    ]
+    np.testing.assert_allclose(pairs["p_wilcoxon_holm"], multipletests(raw, method="holm")[1])
+    # The baseline-only family is a different (smaller) family, and is labelled so.
+    only = stats.analyse(runs, "ssa", ["test_acc"], hib, family="baseline")
+    np.testing.assert_allclose(only["p_wilcoxon_holm"], multipletests(raw[:3], method="holm")[1])
+    assert set(only["family"]) == {"baseline"} and set(only["family_size"]) == {3}
+
+
+def test_maximal_cliques_by_hand() -> None:
+    edges = {frozenset(e) for e in [("a", "b"), ("b", "c"), ("a", "c"), ("c", "d")]}
+    assert stats.maximal_cliques(["a", "b", "c", "d"], edges) == [["a", "b", "c"], ["c", "d"]]
+    assert stats.maximal_cliques(["a", "b"], set()) == [["a"], ["b"]]
+
+
+def test_wilcoxon_holm_cliques_follow_the_pairwise_table() -> None:
+    runs = make_runs({"ssa": BASE, "vsa": VSA, "sdsa": SDSA, "qk": QK})
+    cl = stats.wilcoxon_holm_cliques(runs, "test_acc")
+    pairs = stats.pairwise_wilcoxon_holm(runs, "test_acc", higher_is_better=True)
+    sig = {
+        frozenset((a, b)): s
+        for a, b, s in pairs[["variant_a", "variant_b", "significant"]].itertuples(index=False)
+    }
+    fr = stats.friedman_test(runs, "test_acc")
+    assert cl["order"] == sorted(fr["variants"], key=fr["mean_ranks"].__getitem__)
+    assert cl["order"][-1] == "vsa"  # the lowest on every seed ranks last
+    members = [set(c["members"]) for c in cl["cliques"]]
+    for group in members:  # no significant pair inside a clique
+        assert not any(sig[frozenset((a, b))] for a in group for b in group if a < b)
+    for a, b in (k for k, s in sig.items() if not s):  # every non-significant pair is in one
+        assert any({a, b} <= g for g in members)
+    for c in cl["cliques"]:
+        assert c["rank_low"] == min(cl["mean_ranks"][v] for v in c["members"])
+    assert cl["p_holm"].loc["vsa", "ssa"] == pytest.approx(
+        pairs.set_index(["variant_a", "variant_b"]).loc[("ssa", "vsa"), "p_wilcoxon_holm"]
+    )
+
+
+def test_cliques_keep_tied_ranks_distinct() -> None:
+    # a and b swap first and second place on alternate seeds: mean rank 1.5 each; c is last.
+    a = [3.0, 2.0, 3.0, 2.0, 3.0, 2.0]
+    b = [2.0, 3.0, 2.0, 3.0, 2.0, 3.0]
+    c = [1.0, 1.1, 0.9, 1.2, 0.8, 1.0]
+    cl = stats.wilcoxon_holm_cliques(make_runs({"a": a, "b": b, "c": c}), "test_acc")
+    assert cl["order"] == ["a", "b", "c"] and cl["mean_ranks"] == {"a": 1.5, "b": 1.5, "c": 3.0}
+    assert cl["ties"] == [["a", "b"]]
+    # 6 seeds, 3 pairs: Holm floor 3 * 2/64 > 0.05, so nothing differs: one clique of all three.
+    assert [c["members"] for c in cl["cliques"]] == [["a", "b", "c"]]
+    assert cl["cliques"][0]["contiguous"] and cl["cliques"][0]["covers"] == []
+
+
+# --------------------------------------------------------------------------- factorial
+
+
+def factorial_runs(levels: dict[str, list[str]], n_seeds: int, seed: int) -> pd.DataFrame:
+    """Balanced within-seed design: a seed effect, main effects, an interaction of the first
+    two factors, noise."""
+    rng = np.random.default_rng(seed)
+    names = list(levels)
+    subject = rng.normal(0, 2, n_seeds)
+    effects = {k: rng.normal(0, 1.5, len(v)) for k, v in levels.items()}
+    inter = rng.normal(0, 1.0, [len(levels[k]) for k in names[:2]])
+    rows = []
+    for s in range(n_seeds):
+        for idx in np.ndindex(*[len(levels[k]) for k in names]):
+            y = 80 + subject[s] + sum(effects[k][i] for k, i in zip(names, idx, strict=True))
+            y += inter[idx[:2]] if len(names) > 1 else 0.0
+            y += rng.normal(0, 1.0 + 0.5 * idx[-1])  # unequal variances: not spherical
+            cell = {k: levels[k][i] for k, i in zip(names, idx, strict=True)}
+            variant = " ".join(f"{k}={v}" for k, v in cell.items())
+            rows.append({"dataset": "digits", "variant": variant, "seed": s, **cell, "acc": y})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(
+    "levels",
+    [
+        {"attention": ["ssa", "vsa", "sdsa"], "neuron": ["lif", "if"]},
+        {"attention": ["ssa", "vsa"], "neuron": ["lif", "if"], "stem": ["a", "b", "c"]},
+    ],
+)
+def test_rm_anova_matches_statsmodels_anovarm(levels: dict[str, list[str]]) -> None:
+    runs = factorial_runs(levels, n_seeds=6, seed=5)
+    got = stats.rm_anova(runs, list(levels), "acc").set_index("effect")
+    want = AnovaRM(runs, "acc", "seed", within=list(levels)).fit().anova_table
+    assert list(got.index) == list(want.index)
+    for effect, row in want.iterrows():
+        assert got.loc[effect, "F"] == pytest.approx(row["F Value"], rel=1e-8)
+        assert got.loc[effect, "df"] == row["Num DF"]
+        assert got.loc[effect, "df_error"] == row["Den DF"]
+        assert got.loc[effect, "p"] == pytest.approx(row["Pr > F"], rel=1e-8, abs=1e-12)
+    assert (got["gg_epsilon"] <= 1 + 1e-12).all()
+    assert (got["gg_epsilon"] >= 1 / got["df"] - 1e-12).all()
+    assert (got.loc[got["df"] == 1, "gg_epsilon"] == 1.0).all()
+
+
+def test_greenhouse_geisser_epsilon_by_the_classic_formula() -> None:
+    runs = factorial_runs({"attention": ["ssa", "vsa", "sdsa", "qk"]}, n_seeds=8, seed=2)
+    wide = runs.pivot(index="seed", columns="attention", values="acc").to_numpy()
+    k = wide.shape[1]
+    s = np.cov(wide, rowvar=False)
+    # Greenhouse & Geisser (1959) from the raw k x k covariance matrix.
+    num = k**2 * (np.mean(np.diag(s)) - s.mean()) ** 2
+    den = (k - 1) * ((s**2).sum() - 2 * k * (s.mean(axis=1) ** 2).sum() + k**2 * s.mean() ** 2)
+    row = stats.rm_anova(runs, ["attention"], "acc").iloc[0]
+    assert row["gg_epsilon"] == pytest.approx(num / den, rel=1e-10)
+    eps = row["gg_epsilon"]
+    assert row["p_gg"] == pytest.approx(sps.f.sf(row["F"], eps * (k - 1), eps * (k - 1) * 7))
+
+
+def test_art_against_hand_alignment_and_anovarm() -> None:
+    levels = {"attention": ["ssa", "vsa", "sdsa"], "neuron": ["lif", "if"]}
+    runs = factorial_runs(levels, n_seeds=6, seed=9)
+    got = stats.art_anova(runs, list(levels), "acc").set_index("effect")
+    cell = runs.groupby(["attention", "neuron"])["acc"].transform("mean")
+    grand = runs["acc"].mean()
+    m_a = runs.groupby("attention")["acc"].transform("mean")
+    m_n = runs.groupby("neuron")["acc"].transform("mean")
+    resid = runs["acc"] - cell
+    # Wobbrock et al. 2011: residual + estimated effect from the marginal means.
+    aligned = {
+        "attention": resid + (m_a - grand),
+        "neuron": resid + (m_n - grand),
+        "attention:neuron": resid + (cell - m_a - m_n + grand),
+    }
+    for effect, y in aligned.items():
+        ranked = runs.assign(r=sps.rankdata(y))
+        want = AnovaRM(ranked, "r", "seed", within=list(levels)).fit().anova_table.loc[effect]
+        assert got.loc[effect, "F"] == pytest.approx(want["F Value"], rel=1e-8)
+        assert got.loc[effect, "p"] == pytest.approx(want["Pr > F"], rel=1e-8)
+        # ART's own check: on the aligned (unranked) response every other effect vanishes.
+        table = stats.rm_anova(runs.assign(al=y), list(levels), "al").set_index("effect")
+        others = [e for e in aligned if e != effect]
+        np.testing.assert_allclose(table.loc[others, "ss"], 0.0, atol=1e-9)
+
+
+def test_simple_effects_and_factorial_analysis() -> None:
+    levels = {"attention": ["ssa", "vsa"], "neuron": ["lif", "if"]}
+    runs = factorial_runs(levels, n_seeds=7, seed=4)
+    runs = runs[~((runs["seed"] == 6) & (runs["variant"] == "attention=vsa neuron=if"))]
+    out = stats.factorial_analysis(runs, list(levels), "acc")
+    assert out["subjects"] == [0, 1, 2, 3, 4, 5] and out["dropped_subjects"] == [6]
+    assert out["levels"] == levels and "aligned rank transform" in out["method"]
+    se = out["simple_effects"]
+    assert len(se) == 4  # attention within lif, within if; neuron within ssa, within vsa
+    kept = runs[runs["seed"] < 6]
+    p_t = []
+    for _, row in se[se["factor"] == "attention"].iterrows():
+        sub = kept[kept["neuron"] == row["neuron"]].pivot(
+            index="seed", columns="attention", values="acc"
+        )
+        d = sub["vsa"] - sub["ssa"]
+        assert row["within"] == f"neuron={row['neuron']}" and row["level"] == "vsa"
+        assert row["diff"] == pytest.approx(d.mean())
+        t = sps.ttest_rel(sub["vsa"], sub["ssa"])
+        assert row["p_t"] == pytest.approx(t.pvalue, rel=1e-10)
+        assert row["slice_F"] == pytest.approx(t.statistic**2, rel=1e-10)  # one-way F = t^2
+        assert row["slice_p"] == pytest.approx(t.pvalue, rel=1e-10)
+        assert row["p_wilcoxon"] == pytest.approx(sps.wilcoxon(d, method="exact").pvalue)
+        p_t.append(t.pvalue)
+    att = se[se["factor"] == "attention"]
+    np.testing.assert_allclose(att["p_t_holm"], multipletests(p_t, method="holm")[1])
+    cells = out["cell_means"]
+    assert len(cells) == 4 and set(cells["n"]) == {6}
+    assert list(out["anova"]["effect"]) == ["attention", "neuron", "attention:neuron"]
+    with pytest.raises(ValueError, match="single level"):
+        stats.factorial_analysis(runs[runs["neuron"] == "lif"], list(levels), "acc")
+
+
+def test_package_docs_and_runtime_imports() -> None:
+    import subprocess
+    import sys
+
+    conv = stats.WILCOXON_CONVENTION
+    assert "zero differences are dropped" in conv and "mid-ranks" in conv and "exact" in conv
+    assert "TOST" in stats.VERDICT_RULE and "summing the discordant" in stats.MCNEMAR_POOLING
+    # statsmodels and scikit-posthocs are not runtime dependencies of bench.stats.
+    code = (
+        "import sys, bench.stats; "
+        "print(sorted(m for m in ('statsmodels', 'scikit_posthocs', 'matplotlib') "
+        "if m in sys.modules))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "[]"
