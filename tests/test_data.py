@@ -524,3 +524,91 @@ def test_dvs128_gesture_release_is_reported(tmp_path):
     split = json.loads(Path(b.info["split_file"]).read_text())
     assert b.info["release"] == split["release"]
     assert split["release"].startswith("unknown (33 / 11 recordings; tonic's release has 1,077")
+
+
+# --------------------------------------------------------------------------------------------
+# batch-level augmentation, drop_last
+# --------------------------------------------------------------------------------------------
+
+
+def test_authors_order_mixes_uint8_then_normalises_then_erases_the_mixed_batch(tmp_path, no_md5):
+    write_cifar10(tmp_path, per_batch=8, balanced=True)
+    b = load_data("cifar10", data_root=str(tmp_path), batch_size=8, augment_order="authors")
+    plain = load_data("cifar10", data_root=str(tmp_path), batch_size=8)
+    u, y = next(iter(b.train))
+    assert u.dtype == torch.uint8 and u.shape == (8, 3, 32, 32)  # un-normalised for training
+    for split in ("val", "test"):  # evaluation stays normalised by the same normaliser
+        assert all(
+            torch.equal(xa, xb)
+            for (xa, _), (xb, _) in zip(
+                batches(getattr(b, split)), batches(getattr(plain, split)), strict=True
+            )
+        )
+    norm = b.normalize
+    y = torch.arange(8)  # distinct labels, so the soft target reveals lambda
+    assert b.batch_augment(mixup=0.5).describe()["erase_prob"] == 0.25  # the CIFAR recipe
+    mix = datasets.BatchAugment(10, order="authors", normalize=norm, mixup=0.5)
+    x, target = mix(u.clone(), y, epoch=0, step=0, seed=3)
+    lam = float(target[0, 0])
+    assert torch.allclose(target[0, 7], torch.tensor(1 - lam))
+    mixed = (u.float() * lam + u.flip(0).float() * (1 - lam)).round()  # whole values, as uint8
+    assert torch.allclose(x, norm(mixed), atol=1e-5)
+    # With erasing: one zero rectangle per sample, exactly 0 after normalisation (erased after
+    # mixing), and every other pixel is a whole 0..255 value mixed before normalising.
+    erase = datasets.BatchAugment(10, order="authors", normalize=norm, erase_prob=1.0, mixup=0.5)
+    x, _ = erase(u.clone(), y, epoch=0, step=0, seed=3)
+    std = torch.tensor(norm.std).view(3, 1, 1)
+    mean = torch.tensor(norm.mean).view(3, 1, 1)
+    for xi in x:
+        zero = (xi == 0).all(0)
+        assert zero.any()
+        rows, cols = zero.nonzero().T
+        box = xi[:, rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+        assert (box == 0).all()  # a rectangle
+        raw = (xi * std + mean) * 255
+        kept = raw[:, ~zero]
+        assert torch.allclose(kept, kept.round(), atol=2e-3)
+
+
+def test_batch_augment_draws_are_seeded_paired_and_hashed():
+    x = torch.randn(6, 3, 8, 8)
+    y = torch.tensor([0, 1, 2, 3, 4, 5])
+    runs = []
+    for seed in (4, 4, 5):
+        aug = datasets.BatchAugment(10, mixup=0.8, cutmix=1.0, smoothing=0.1)
+        torch.manual_seed(seed * 7)  # the global RNG state must not matter
+        outs = [aug(x.clone(), y, epoch=1, step=s, seed=seed) for s in range(3)]
+        runs.append((outs, aug.hash))
+    (a, ha), (b, hb), (c, hc) = runs
+    assert ha == hb and ha != hc and len(ha) == 40
+    assert all(
+        torch.equal(xa, xb) and torch.equal(ta, tb) for (xa, ta), (xb, tb) in zip(a, b, strict=True)
+    )
+    assert any(not torch.equal(xa, xc) for (xa, _), (xc, _) in zip(a, c, strict=True))
+    assert a[0][1].shape == (6, 10) and torch.allclose(a[0][1].sum(1), torch.ones(6))
+    state = random.getstate(), np.random.get_state()[1].copy(), torch.get_rng_state()
+    aug(x.clone(), y, epoch=0, step=0, seed=1)
+    assert random.getstate() == state[0] and np.array_equal(np.random.get_state()[1], state[1])
+    assert torch.equal(torch.get_rng_state(), state[2])
+
+
+def test_batch_augment_switch_off_odd_batches_and_event_clips():
+    aug = datasets.BatchAugment(11, mixup=0.5, cutmix=1.0, off_epoch=2, smoothing=0.1)
+    x, y = torch.rand(4, 3, 2, 16, 16), torch.tensor([0, 1, 2, 3])  # [B, T, C, H, W]
+    out, target = aug(x.clone(), y, epoch=1, step=0, seed=0)
+    assert out.shape == x.shape and target.shape == (4, 11)
+    for epoch, batch in ((2, x), (0, x[:3])):  # switched off; odd batch: timm cannot pair it
+        out, target = aug(batch.clone(), y[: len(batch)], epoch=epoch, step=0, seed=0)
+        assert torch.equal(out, batch) and torch.equal(target, y[: len(batch)])
+    assert aug.mixing(1) and not aug.mixing(2)
+    with pytest.raises(ValueError, match="only with order"):
+        datasets.BatchAugment(10, order="timm", erase_prob=0.25)
+
+
+def test_drop_last_drops_only_the_partial_training_batch():
+    b = load_data("digits", batch_size=100, drop_last=True)
+    sizes = [len(y) for _, y in b.train]
+    assert sizes == [100] * (1079 // 100) and len(b.train) == 10
+    assert sum(len(y) for _, y in b.val) == 359  # evaluation keeps every sample
+    kept = load_data("digits", batch_size=100)
+    assert [len(y) for _, y in kept.train][-1] == 1079 % 100
