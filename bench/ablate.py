@@ -22,13 +22,14 @@ from pathlib import Path
 import optuna
 
 from bench.config import ConfigError
+from bench.config.help import settings_help
 from bench.data import DataError, load_data
-from bench.engine import choose_workers, load_study, open_storage, public_url, storage_kind
+from bench.engine import choose_workers, load_study, masked_command, open_storage, storage_kind
 from bench.plan import DEFAULT_SEEDS, AblationPlan, expand
 from bench.plugins import add_import_flag, load_plugins
 from bench.refresh import refresh
 from bench.runner import DIRECTIONS, run_cells, status_line
-from bench.studyfile import StudyFile
+from bench.studyfile import StudyFile, check_results_folder, check_study_name
 from bench.training import resolve_device
 from search_spaces.ablations import ABLATIONS
 
@@ -42,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench.ablate",
         description=__doc__,
-        epilog=f"ablation=NAME presets: {presets}. Default seeds: {DEFAULT_SEEDS}.",
+        epilog=f"ablation=NAME presets: {presets}.\nDefault seeds: {DEFAULT_SEEDS}.\n\n"
+        + settings_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("overrides", nargs="*", help="key=value or key=a,b,c (a sweep)")
@@ -64,10 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check(plan: AblationPlan, args: argparse.Namespace) -> tuple[str, Path, int]:
     first = plan.first()
-    study = args.study or plan.default_name()
+    study = check_study_name(args.study or plan.default_name())
     workers = choose_workers(args.workers, len(plan.variants) * len(plan.seeds))
     resolve_device(first.device)
-    return study, Path(args.results) / study, workers
+    return study, check_results_folder(Path(args.results)) / study, workers
 
 
 def _describe(plan: AblationPlan, study: str, study_dir: Path, storage: str | None) -> None:
@@ -82,6 +84,7 @@ def _describe(plan: AblationPlan, study: str, study_dir: Path, storage: str | No
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     started = time.perf_counter()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -109,12 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             kind="ablation",
             name=study,
             dataset=first.data.name,
-            command=" ".join(
-                [
-                    "python -m bench.ablate",
-                    *map(public_url_arg, sys.argv[1:] if argv is None else argv),
-                ]
-            ),
+            command=masked_command(["python -m bench.ablate", *argv]),
             fixed=plan.fixed,
             storage=storage_kind(args.storage),
             metrics=METRICS,
@@ -144,11 +142,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Report: {written['report.md']}")
     print(f"Plots:  {study_dir / 'plots'}/")
     return 0
-
-
-def public_url_arg(arg: str) -> str:
-    """A command-line word with any URL password masked (the command is stored and shown)."""
-    return public_url(arg) if "://" in arg else arg
 
 
 if __name__ == "__main__":

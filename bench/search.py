@@ -25,8 +25,8 @@ from pathlib import Path
 
 import optuna
 
-from bench.ablate import public_url_arg
 from bench.config import ConfigError, canonical_key, parse_overrides, resolve
+from bench.config.help import settings_help
 from bench.confirm import run_confirm
 from bench.engine import (
     PRUNERS,
@@ -34,6 +34,7 @@ from bench.engine import (
     choose_workers,
     make_pruner,
     make_sampler,
+    masked_command,
     open_storage,
     storage_kind,
 )
@@ -41,7 +42,7 @@ from bench.engine.workers import threads_per_worker
 from bench.objective import OBJECTIVES, SearchPlan, run_search
 from bench.plugins import add_import_flag, load_plugins
 from bench.refresh import refresh
-from bench.studyfile import StudyFile
+from bench.studyfile import StudyFile, check_results_folder, check_study_name
 from bench.training import resolve_device
 from search_spaces.spaces import SPACES, get_space
 
@@ -111,6 +112,8 @@ def make_plan(args: argparse.Namespace, plugins: list[str] | None = None) -> Sea
         f"search-{args.space}-{args.sampler}-{'-'.join(objectives)}"
         + (f"-seed{args.seed}" if args.seed else ""),
     )
+    check_study_name(study)
+    check_results_folder(Path(args.results))
     workers = choose_workers(args.workers, max(1, args.trials))
     epochs = baseline.train.epochs + baseline.train.cooldown_epochs
     return SearchPlan(
@@ -143,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bench.search",
         description=__doc__,
+        epilog=settings_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("overrides", nargs="*", help="fixed settings: key=value")
@@ -199,7 +203,7 @@ def study_file(plan: SearchPlan, args: argparse.Namespace, argv: list[str]) -> S
         kind="search",
         name=plan.study,
         dataset=plan.dataset,
-        command=" ".join(["python -m bench.search", *map(public_url_arg, argv)]),
+        command=masked_command(["python -m bench.search", *argv]),
         fixed=plan.fixed,
         storage=storage_kind(plan.storage),
         metrics={"val_acc_pct": True, "test_acc_pct": True, "energy_paper_mj": False},

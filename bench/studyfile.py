@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -18,7 +19,14 @@ from typing import Any
 
 from bench.files import read_json, write_json
 
-__all__ = ["STUDY_FILE", "StudyFile", "StudyMismatch", "read_study_file"]
+__all__ = [
+    "STUDY_FILE",
+    "StudyFile",
+    "StudyMismatch",
+    "check_results_folder",
+    "check_study_name",
+    "read_study_file",
+]
 
 STUDY_FILE = "study.json"
 
@@ -34,6 +42,32 @@ _SEARCH_IDENTITY = (
     "pruner",
     "constraints",
 )
+
+
+def check_study_name(name: str) -> str:
+    """A study name is a folder name inside the results folder: letters, digits, '_', '.', '-',
+    not starting with a dot; ValueError with one sentence otherwise (no '/', '..', absolute)."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) or ".." in name:
+        raise ValueError(
+            f"--study {name!r} is not a study name: use letters, digits, '_', '.' and '-' "
+            "(no '/', no '..'); pass --results DIR to choose where studies go."
+        )
+    return name
+
+
+def check_results_folder(folder: Path) -> Path:
+    """The results folder exists or can be made, and this process can write into it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-check"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(
+            f"--results {folder}: cannot write there ({err.strerror or err}); pass a folder "
+            "you can write to."
+        ) from None
+    return folder
 
 
 class StudyMismatch(ValueError):

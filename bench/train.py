@@ -16,6 +16,7 @@ import torch
 import torch.distributed as dist
 
 from bench.config import ConfigError, parse_overrides, resolve
+from bench.config.help import settings_help
 from bench.plugins import add_import_flag, load_plugins
 from bench.training import RECORD, resolve_device, train_run
 from bench.training.environment import distributed_env
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.train",
         description=__doc__,
+        epilog=settings_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("overrides", nargs="*", help="key=value settings, e.g. attention=vsa")

@@ -13,6 +13,7 @@ from bench.engine.samplers import PRUNERS, SAMPLERS, make_pruner, make_sampler
 from bench.engine.storage import (
     JOURNAL_NAME,
     load_study,
+    masked_command,
     open_existing_study,
     open_storage,
     public_url,
@@ -38,6 +39,7 @@ __all__ = [
     "load_study",
     "make_pruner",
     "make_sampler",
+    "masked_command",
     "open_existing_study",
     "open_storage",
     "public_url",

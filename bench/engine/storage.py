@@ -24,6 +24,7 @@ from bench.engine.recovery import DEFAULT_MAX_RETRY, RetryStaleTrial
 __all__ = [
     "JOURNAL_NAME",
     "load_study",
+    "masked_command",
     "open_existing_study",
     "open_storage",
     "public_url",
@@ -41,6 +42,11 @@ def public_url(url: str) -> str:
     except (ArgumentError, ValueError):
         head, sep, _ = url.partition("://")
         return f"{head}{sep}***" if sep else "***"
+
+
+def masked_command(words: list[str]) -> str:
+    """A command line as it may be shown and stored: every URL's password masked."""
+    return " ".join(public_url(w) if "://" in w else w for w in words)
 
 
 def storage_kind(url: str | None) -> str:

@@ -12,6 +12,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+import torch
+
 from components.model import ModelConfig
 from components.presets import MODEL_PRESETS, get_preset
 from components.registry import UnknownNameError, unknown_choice_message
@@ -21,33 +23,46 @@ class ConfigError(ValueError):
     """A user's override that cannot be applied; the message is one sentence with the fix."""
 
 
+def setting(default: Any, help: str, **check: Any) -> Any:
+    """A config field with its one-line meaning and its valid range, as field metadata: the one
+    table that `--help`, `python -m bench.config` and the checks before any work read.
+    check: ge / gt / lt (numbers), choices (a tuple of values)."""
+    return field(default=default, metadata={"help": help, **check})
+
+
 @dataclass(frozen=True)
 class DataConfig:
-    name: str = "digits"
-    root: str | None = None  # None: $SPIKFORMER_DATA, then the data module's default folder
-    workers: int = 0
-    augment: bool = True
-    test_batch_size: int | None = None
+    name: str = setting("digits", "dataset (digits, cifar10, cifar100, cifar10_dvs, ...)")
+    root: str | None = setting(
+        None, "data folder (default $SPIKFORMER_DATA, then ~/.cache/spikformer-bench/data)"
+    )
+    workers: int = setting(0, "data-loader worker processes per run", ge=0)
+    augment: bool = setting(True, "training augmentation of the dataset's protocol")
+    test_batch_size: int | None = setting(None, "evaluation batch (default: batch_size)", ge=1)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 300
-    cooldown_epochs: int = 0  # extra epochs at min_lr after the cosine schedule (timm)
-    batch_size: int = 128
-    lr: float = 5e-4
-    min_lr: float = 1e-5
-    warmup_epochs: int = 20
-    warmup_lr: float = 1e-5
-    weight_decay: float = 0.06
-    label_smoothing: float = 0.1
-    mixup: float = 0.0  # alpha; 0 = off
-    cutmix: float = 0.0
-    mixup_prob: float = 1.0
-    mixup_off_epoch: int | None = None  # mixup/cutmix stop from this epoch on
-    clip_grad: float | None = None
-    amp: str = "none"  # none | bf16 | fp16 (fp16 on CUDA only)
-    compile: bool = False
+    epochs: int = setting(300, "epochs of the cosine schedule", ge=1)
+    cooldown_epochs: int = setting(0, "extra epochs at min_lr after the schedule (timm)", ge=0)
+    batch_size: int = setting(128, "global training batch", ge=1)
+    lr: float = setting(5e-4, "peak learning rate (AdamW)", gt=0)
+    min_lr: float = setting(1e-5, "learning rate at the end of the cosine", ge=0)
+    warmup_epochs: int = setting(20, "linear warm-up epochs", ge=0)
+    warmup_lr: float = setting(1e-5, "learning rate at the start of the warm-up", ge=0)
+    weight_decay: float = setting(0.06, "AdamW weight decay (not on biases and BN)", ge=0)
+    label_smoothing: float = setting(0.1, "label smoothing", ge=0, lt=1)
+    mixup: float = setting(0.0, "mixup alpha (0: off)", ge=0)
+    cutmix: float = setting(0.0, "cutmix alpha (0: off)", ge=0)
+    mixup_prob: float = setting(1.0, "probability of mixing a batch", ge=0, le=1)
+    mixup_off_epoch: int | None = setting(None, "mixup/cutmix stop from this epoch on", ge=0)
+    clip_grad: float | None = setting(None, "gradient-norm clipping (None: off)", gt=0)
+    amp: str = setting(
+        "none",
+        "mixed precision: none, bf16 (CPU opt-in), fp16 (CUDA)",
+        choices=("none", "bf16", "fp16"),
+    )
+    compile: bool = setting(False, "torch.compile the model")
 
 
 @dataclass(frozen=True)
@@ -55,9 +70,9 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    preset: str = "digits-2-32"
+    seed: int = setting(0, "seed of init, data order, augmentation (ablate: seeds=N)", ge=0)
+    device: str = setting("auto", "auto, cpu, cuda or cuda:N")
+    preset: str = setting("digits-2-32", "model preset (python -m bench.models lists them)")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,11 +160,22 @@ SHORT_KEYS: dict[str, str] = {
     **{k: f"train.{f.name}" for f in fields(TrainConfig) for k in [f.name]},
     "dataset": "data.name",
     "data_root": "data.root",
-    "workers": "data.workers",
+    "loader_workers": "data.workers",
     "augment": "data.augment",
     "seed": "seed",
     "device": "device",
     "preset": "preset",
+}
+# Flags given as settings: the sentence names the flag (`workers=2` is not a loader setting).
+FLAGS = {
+    "workers": "worker processes are a flag: pass --workers N (data-loader workers of each run: "
+    "loader_workers=N)",
+    "study": "the study name is a flag: pass --study NAME",
+    "storage": "the storage is a flag: pass --storage URL",
+    "results": "the results folder is a flag: pass --results DIR",
+    "trials": "the search budget is a flag: pass --trials N",
+    "objectives": "objectives are a flag: pass --objectives accuracy,energy",
+    "sampler": "the sampler is a flag: pass --sampler NAME",
 }
 # Set by the dataset, never by hand: a mismatch would only fail later inside the model.
 DATASET_FIXED = ("num_classes", "in_channels", "img_size")
@@ -164,6 +190,8 @@ def all_keys() -> list[str]:
 
 def canonical_key(key: str) -> str:
     """`dim` -> `model.dim`; a dotted key is checked; an unknown key is one sentence."""
+    if key in FLAGS:
+        raise ConfigError(f"{key}= is not a setting: {FLAGS[key]}.")
     if key in SHORT_KEYS:
         return SHORT_KEYS[key]
     if key in all_keys():
@@ -191,8 +219,43 @@ def check_type(section: type, name: str, value: Any) -> Any:
         want = " or ".join(sorted(allowed))
         raise ConfigError(f"{name}={value!r} has the wrong type: {name} takes {want}.")
     if type(value) is int and "int" not in allowed:
-        return float(value)
+        value = float(value)
+    check_range(section, name, value)
     return value
+
+
+def check_range(section: type, name: str, value: Any) -> None:
+    """The value must lie in the field's stated range (`setting(..., ge=, gt=, lt=, le=,
+    choices=)`); ConfigError with one sentence naming the range otherwise."""
+    meta = {f.name: f.metadata for f in fields(section)}[name]
+    if value is None or isinstance(value, bool):
+        return
+    if "choices" in meta and value not in meta["choices"]:
+        raise ConfigError(
+            f"{name}={value!r} is not a choice: use {', '.join(map(str, meta['choices']))}."
+        )
+    rules = {
+        "ge": (">=", lambda a, b: a >= b),
+        "gt": (">", lambda a, b: a > b),
+        "le": ("<=", lambda a, b: a <= b),
+        "lt": ("<", lambda a, b: a < b),
+    }
+    for key, (sign, ok) in rules.items():
+        if key in meta and isinstance(value, int | float) and not ok(value, meta[key]):
+            raise ConfigError(
+                f"{name}={value!r} is out of range: {name} must be {sign} {meta[key]}."
+            )
+
+
+def check_device(device: str, amp: str) -> None:
+    """Device names and the precision each device supports, before any work."""
+    if device not in ("auto", "cpu", "cuda") and not (
+        device.startswith("cuda:") and device[5:].isdigit()
+    ):
+        raise ConfigError(f"device={device!r} is not a device: use auto, cpu, cuda or cuda:N.")
+    on_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
+    if amp == "fp16" and on_cpu:
+        raise ConfigError("amp=fp16 needs a CUDA GPU: use amp=bf16 (opt-in on CPU) or amp=none.")
 
 
 def parse_value(text: str) -> Any:
@@ -271,9 +334,7 @@ def resolve(overrides: dict[str, Any]) -> RunConfig:
             sections[section][name] = check_type(section_cls, name, value)
         else:
             top[key] = check_type(RunConfig, key, value)
-    amp = sections["train"].get("amp", cfg.train.amp)
-    if amp not in ("none", "bf16", "fp16"):
-        raise ConfigError(f"amp={amp!r} is not a choice: use none, bf16 or fp16.")
+    check_device(top.get("device", cfg.device), sections["train"].get("amp", cfg.train.amp))
     try:
         return replace(
             cfg,
