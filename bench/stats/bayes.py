@@ -77,8 +77,8 @@ def bayes_signed_rank(
     theta_sum = np.zeros(3)
     for start in range(0, n_samples, _CHUNK):
         w = rng.dirichlet(alpha, size=min(_CHUNK, n_samples - start))
-        th_r = np.einsum("ki,ij,kj->k", w, right, w)
-        th_l = np.einsum("ki,ij,kj->k", w, left, w)
+        th_r = ((w @ right) * w).sum(axis=1)  # w^T A w per draw, as a matmul
+        th_l = ((w @ left) * w).sum(axis=1)
         theta = np.stack([th_r, 1.0 - th_r - th_l, th_l], axis=1)  # weights sum to 1
         best = theta >= theta.max(axis=1, keepdims=True) - 1e-12
         wins += (best / best.sum(axis=1, keepdims=True)).sum(axis=0)
