@@ -6,7 +6,8 @@ Decision rule, in this order, on one Holm family of comparisons of a metric (m c
    sign of the mean difference and the metric's direction say which. (Nonparametric, and the
    same test the clique diagram uses; the paired t-test is reported beside it, never decides.)
 2. equivalent: otherwise, TOST (two one-sided paired t-tests) at the metric's margin, Holm over
-   the same family, has p_holm < alpha: the (1 - 2 alpha) CI lies inside +-margin.
+   the same family, has p_holm < alpha (for one comparison: the (1 - 2 alpha) CI, printed
+   beside it, lies inside +-margin; with m > 1 the Holm-adjusted p is the stricter test).
 3. inconclusive: otherwise, with the seeds the observed effect would need for 80% power under a
    paired t-test at alpha / m (bench.stats.paired.seeds_for_power), and at least the seeds the
    exact Wilcoxon test needs to reach p_holm < alpha at all.
