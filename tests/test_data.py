@@ -25,11 +25,21 @@ from data_fixtures import (
     write_cifar10,
     write_cifar10_dvs,
     write_gesture,
+    write_imagenet,
 )
 
 from bench import datasets
 from bench.data import main as data_main
-from bench.datasets import DataError, EpochSampler, cifar, dvs, events, integrate_frames, load_data
+from bench.datasets import (
+    DataError,
+    EpochSampler,
+    cifar,
+    dvs,
+    events,
+    imagenet,
+    integrate_frames,
+    load_data,
+)
 from bench.datasets.splits import stratified_split
 from components.registry import UnknownNameError
 
@@ -46,7 +56,18 @@ def test_registry_names_and_unknown_name():
         "dvs128_gesture",
         "digits",
         "digits16",
+        "imagenet",
+        "imagenet100",
     }
+    assert datasets.DATASETS.meta("cifar10") == {
+        "num_classes": 10,
+        "in_channels": 3,
+        "img_size": 32,
+        "frames": False,
+        "download": True,
+    }
+    assert datasets.DATASETS.where(frames=True) == ["cifar10_dvs", "dvs128_gesture"]
+    assert datasets.DATASETS.meta("imagenet100")["num_classes"] == 100
     with pytest.raises(UnknownNameError, match="Did you mean 'digits'"):
         load_data("digit")
 
@@ -612,3 +633,79 @@ def test_drop_last_drops_only_the_partial_training_batch():
     assert sum(len(y) for _, y in b.val) == 359  # evaluation keeps every sample
     kept = load_data("digits", batch_size=100)
     assert [len(y) for _, y in kept.train][-1] == 1079 % 100
+
+
+# --------------------------------------------------------------------------------------------
+# ImageNet (ImageFolder layout, tiny JPEGs)
+# --------------------------------------------------------------------------------------------
+
+WNIDS = [f"n0000000{i}" for i in range(5)]
+
+
+def eval_by_hand(path: Path, short: int, crop: int) -> torch.Tensor:
+    """PIL: shorter side to `short` (bicubic), centre crop `crop`, ImageNet normalisation."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        img = img.convert("RGB")
+    w, h = img.size
+    size = (short, int(short * h / w)) if w <= h else (int(short * w / h), short)
+    img = img.resize(size, Image.BICUBIC)
+    left, top = int(round((size[0] - crop) / 2)), int(round((size[1] - crop) / 2))
+    img = img.crop((left, top, left + crop, top + crop))
+    x = torch.tensor(np.asarray(img), dtype=torch.float32).permute(2, 0, 1) / 255
+    mean = torch.tensor(imagenet.IMAGENET_MEAN).view(3, 1, 1)
+    return (x - mean) / torch.tensor(imagenet.IMAGENET_STD).view(3, 1, 1)
+
+
+@pytest.fixture(scope="module")
+def imagenet_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("imagenet")
+    write_imagenet(root, WNIDS, train_per_class=4, val_per_class=2)
+    return root
+
+
+def test_imagenet_imagefolder_splits_and_eval_transform(imagenet_root):
+    b = load_data("imagenet", data_root=str(imagenet_root), batch_size=4, val_per_class=1)
+    assert (b.num_classes, b.in_channels, b.img_size, b.frames) == (5, 3, 224, None)
+    assert (b.info["train_size"], b.info["val_size"], b.info["test_size"]) == (15, 5, 10)
+    split = json.loads(Path(b.info["split_file"]).read_text())
+    assert split["classes"] == WNIDS and len(split["val_files"]) == 5
+    assert all(f.startswith("train/") for f in split["val_files"])
+    x, y = (torch.cat(t) for t in zip(*batches(b.test), strict=True))
+    assert x.shape == (10, 3, 224, 224) and y.tolist() == [c for c in range(5) for _ in range(2)]
+    # Authors' evaluation (crop_pct 1.0): shorter side to 224 bicubic, centre crop 224, normalise.
+    path = imagenet_root / "imagenet" / "val" / WNIDS[0] / f"{WNIDS[0]}_0.JPEG"
+    assert torch.allclose(x[0], eval_by_hand(path, 224, 224), atol=1e-5)
+    standard = load_data("imagenet", data_root=str(imagenet_root), batch_size=2, recipe="standard")
+    x_std, _ = next(iter(standard.test))  # timm's usual recipe: resize 256, centre crop 224
+    assert torch.allclose(x_std[0], eval_by_hand(path, 256, 224), atol=1e-5)
+    xt, _ = next(iter(b.train))
+    assert xt.shape == (4, 3, 224, 224) and xt.dtype == torch.float32
+    assert b.info["recipe"] == "authors" and "rand-m9-mstd0.5-inc1" in b.info["augmentation"]
+
+
+def test_imagenet_class_subset_ddp_shards_and_authors_order(imagenet_root):
+    b = load_data(
+        "imagenet",
+        data_root=str(imagenet_root),
+        batch_size=2,
+        classes=2,
+        val_per_class=1,
+        augment_order="authors",
+    )
+    split = json.loads(Path(b.info["split_file"]).read_text())
+    assert b.num_classes == 2 and split["classes"] == [WNIDS[0], WNIDS[2]]  # k * 5 // 2
+    assert (b.info["train_size"], b.info["val_size"], b.info["test_size"]) == (6, 2, 4)
+    xt, _ = next(iter(b.train))
+    assert xt.dtype == torch.uint8 and xt.shape == (2, 3, 224, 224)
+    shards = [
+        load_data("imagenet", data_root=str(imagenet_root), batch_size=3, world_size=2, rank=r)
+        for r in range(2)
+    ]
+    tests = [torch.cat([y for _, y in s.test]).tolist() for s in shards]
+    assert len(tests[0]) + len(tests[1]) == 10  # every test image once over the ranks
+    with pytest.raises(DataError, match="imagenet100 needs 100 classes but .* has 5"):
+        load_data("imagenet100", data_root=str(imagenet_root))
+    with pytest.raises(DataError, match="never downloaded"):
+        load_data("imagenet", data_root=str(imagenet_root / "elsewhere"))

@@ -12,7 +12,7 @@ Data root: `data_root=`, else $SPIKFORMER_DATA, else `~/.cache/spikformer-bench/
 `python -m bench.data NAME [key=value ...] [--json] [--verify]` describes or checks one.
 """
 
-from bench.datasets import cifar, digits, dvs  # noqa: F401  (register the datasets)
+from bench.datasets import cifar, digits, dvs, imagenet  # noqa: F401  (register the datasets)
 from bench.datasets.batch import BatchAugment
 from bench.datasets.bundle import (
     DATA_ROOT_ENV,
