@@ -53,11 +53,14 @@ def random_events(rng: np.random.Generator, n: int, t_max: int = 10**5) -> np.nd
     )
 
 
-def write_cifar10(root: Path, per_batch: int = 8, n_test: int = 12, balanced: bool = False) -> dict:
+def write_cifar10(
+    root: Path, per_batch: int = 8, n_test: int = 12, balanced: bool = False, own_root=False
+) -> dict:
     """cifar-10-batches-py with 5 train batches, a test batch and batches.meta.
 
-    `balanced`: labels cycle 0..9 (every class equally often), else random."""
-    folder = root / "cifar10" / "cifar-10-batches-py"
+    `balanced`: labels cycle 0..9 (every class equally often), else random. `own_root`: in
+    torchvision's own layout `<root>/cifar-10-batches-py` instead of `<root>/cifar10/...`."""
+    folder = (root if own_root else root / "cifar10") / "cifar-10-batches-py"
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
     written = {}

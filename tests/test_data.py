@@ -709,3 +709,44 @@ def test_imagenet_class_subset_ddp_shards_and_authors_order(imagenet_root):
         load_data("imagenet100", data_root=str(imagenet_root))
     with pytest.raises(DataError, match="never downloaded"):
         load_data("imagenet", data_root=str(imagenet_root / "elsewhere"))
+
+
+# --------------------------------------------------------------------------------------------
+# data roots laid out by tonic, spikingjelly or torchvision themselves
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("layout", ["tonic", "spikingjelly"])
+def test_cifar10_dvs_layouts_of_tonic_and_spikingjelly(tmp_path, layout):
+    written = write_cifar10_dvs(tmp_path, per_class=10, layout=layout)
+    b = load_data("cifar10_dvs", data_root=str(tmp_path), T=3, batch_size=10, augment=False)
+    assert b.info["layout"] == layout
+    assert (b.info["train_size"], b.info["val_size"], b.info["test_size"]) == (80, 10, 10)
+    x, y = next(iter(b.test))
+    ext = "npz" if layout == "spikingjelly" else "aedat4"
+    for c, name in enumerate(DVS_CLASSES):
+        ev = written[f"{name}/cifar10_{name}_9.{ext}"]
+        assert int(y[c]) == c
+        assert torch.equal(x[c], torch.from_numpy(integrate_frames(ev, 3).astype(np.float32)))
+    assert Path(b.info["split_file"]) == tmp_path / "cifar10_dvs" / "split.json"
+
+
+@pytest.mark.parametrize("layout", ["tonic", "spikingjelly"])
+def test_dvs128_gesture_layouts_of_tonic_and_spikingjelly(tmp_path, layout):
+    written = write_gesture(tmp_path, layout=layout)
+    b = load_data("dvs128_gesture", data_root=str(tmp_path), T=4, batch_size=11)
+    assert b.info["layout"] == layout
+    assert (b.info["train_size"], b.info["val_size"], b.info["test_size"]) == (22, 11, 11)
+    split = json.loads(Path(b.info["split_file"]).read_text())
+    assert split["val_users"] == [3]
+    x, y = next(iter(b.test))
+    for xi, yi in zip(x, y, strict=True):
+        expected = gesture_frames(written[f"test/user24_natural/{int(yi)}"], 4, integrate_frames)
+        assert torch.equal(xi, expected)
+
+
+def test_cifar10_in_torchvisions_own_root(tmp_path, no_md5):
+    write_cifar10(tmp_path, own_root=True)
+    b = load_data("cifar10", data_root=str(tmp_path), batch_size=8)
+    assert b.info["root"] == str(tmp_path / "cifar-10-batches-py")
+    assert b.info["train_size"] + b.info["val_size"] == 40
