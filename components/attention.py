@@ -14,6 +14,8 @@ import math
 import torch
 from torch import nn
 
+from components.energy.declare import Product
+from components.energy.products import float_map_products, gate_product, spike_qkv_products
 from components.layers import LinearBN
 from components.neurons import MakeNeuron
 from components.registry import ATTENTION
@@ -35,6 +37,8 @@ class SpikingQKV(nn.Module):
     """The parts the all-spiking attentions share: Q, K, V = LIF(BN(Linear(X))) from one fused
     Linear + BN of width 3D (exactly the parameters of three separate projections), the neuron
     after the mixing step (V_th = attn_threshold), and the output projection BN(Linear(.))."""
+
+    energy_inputs = ("q_neuron", "k_neuron", "v_neuron")  # spikes the products read
 
     def __init__(
         self,
@@ -71,6 +75,12 @@ class SpikingSelfAttention(SpikingQKV):
         y = q @ (k.transpose(-2, -1) @ v) * self.scale
         return self.proj(self.attn_neuron(merge_heads(y)))
 
+    def energy_products(self, x: torch.Tensor, saved: dict[str, torch.Tensor]) -> list[Product]:
+        """Q K^T V on spikes, in both evaluation orders (components/energy/products.py)."""
+        return spike_qkv_products(
+            saved["q_neuron"], saved["k_neuron"], saved["v_neuron"], self.heads
+        )
+
 
 ATTENTION_MAPS = {
     "softmax": lambda a: a.softmax(dim=-1),
@@ -85,7 +95,7 @@ class FloatMapAttention(nn.Module):
 
     Q, K = BN(Linear(X)) stay float; A = map(Q K^T / sqrt(d)); Y = A V; output = BN(Linear(Y)).
     V is spiking (LIF(BN(Linear(X)))) unless `spike_v` is False. Y is float and goes to the
-    projection as in vanilla self-attention, so its MACs are real multiplies (energy.py).
+    projection as in vanilla self-attention, so its MACs are real multiplies (components/energy).
     """
 
     def __init__(
@@ -112,6 +122,10 @@ class FloatMapAttention(nn.Module):
         q, k, v = (split_heads(t, self.heads) for t in (q, k, self.v_neuron(v)))
         attn = self.map(q @ k.transpose(-2, -1) * self.scale)
         return self.proj(merge_heads(attn @ v))
+
+    def energy_products(self, x: torch.Tensor, saved: dict[str, torch.Tensor]) -> list[Product]:
+        """Q K^T and A V on float maps: N^2 d MACs each per head and step."""
+        return float_map_products(x, self.heads)
 
 
 def _float_map(attention_map: str, spike_v: bool = True):
@@ -143,6 +157,13 @@ class SpikeDrivenSelfAttention(SpikingQKV):
         q, k, v = self.qkv_spikes(x)
         mask = self.attn_neuron((k * v).sum(dim=2, keepdim=True))
         return self.proj(q * mask)
+
+    def energy_products(self, x: torch.Tensor, saved: dict[str, torch.Tensor]) -> list[Product]:
+        """K * V summed over tokens (one AC per coinciding spike pair), then the channel mask
+        on Q (one gate per Q spike, an upper bound); buffers: one value per channel."""
+        q, k, v = saved["q_neuron"], saved["k_neuron"], saved["v_neuron"]
+        dim = q.shape[-1]
+        return [gate_product("sum_n k*v", k * v, dim), gate_product("q * mask", q, dim)]
 
 
 class QKAttention(nn.Module):
@@ -183,6 +204,24 @@ class QKAttention(nn.Module):
             y = self.attn_neuron(q.sum(dim=2, keepdim=True)) * k
         return self.proj(y)
 
+    energy_inputs = ("q_neuron", "k_neuron")
 
-ATTENTION.register("qk_token")(lambda **kw: QKAttention(**kw, over="token"))
-ATTENTION.register("qk_channel")(lambda **kw: QKAttention(**kw, over="channel"))
+    def energy_products(self, x: torch.Tensor, saved: dict[str, torch.Tensor]) -> list[Product]:
+        """The sum of Q (over a head's channels, or over tokens: N D adds either way) and the
+        mask on K (one gate per K spike, an upper bound); buffer: the mask."""
+        q, k = saved["q_neuron"], saved["k_neuron"]
+        t, b, n, dim = q.shape
+        mask = n * self.heads if self.over == "token" else dim
+        return [gate_product("sum q", q, mask), gate_product("mask * k", k, mask)]
+
+
+@ATTENTION.register("qk_token")
+def qk_token(**kwargs) -> QKAttention:
+    """QKAttention over the channels of each head (a token mask)."""
+    return QKAttention(**kwargs, over="token")
+
+
+@ATTENTION.register("qk_channel")
+def qk_channel(**kwargs) -> QKAttention:
+    """QKAttention over tokens (a channel mask)."""
+    return QKAttention(**kwargs, over="channel")
