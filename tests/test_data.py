@@ -750,3 +750,64 @@ def test_cifar10_in_torchvisions_own_root(tmp_path, no_md5):
     b = load_data("cifar10", data_root=str(tmp_path), batch_size=8)
     assert b.info["root"] == str(tmp_path / "cifar-10-batches-py")
     assert b.info["train_size"] + b.info["val_size"] == 40
+
+
+# --------------------------------------------------------------------------------------------
+# self-healing frame cache, --verify
+# --------------------------------------------------------------------------------------------
+
+
+def test_frame_cache_changed_in_place_is_rebuilt(tmp_path, monkeypatch):
+    write_cifar10_dvs(tmp_path, per_class=10)
+    first = batches(load_data("cifar10_dvs", data_root=str(tmp_path), T=2, batch_size=10).test)
+    cache = sorted((tmp_path / "cifar10_dvs" / "frames_T2_number").glob("*.npy"))
+    assert len(cache) == 10 and all(p.with_name(p.name + ".sha1").is_file() for p in cache)
+    victim = cache[3]
+    data = bytearray(victim.read_bytes())
+    data[-1] ^= 0xFF  # one count changed, same size: only the checksum can tell
+    victim.write_bytes(bytes(data))
+    calls = []
+    original = events.EventFrames.integrate
+
+    def counting(self, index):
+        calls.append(self.sources[index].name)
+        return original(self, index)
+
+    monkeypatch.setattr(events.EventFrames, "integrate", counting)
+    again = batches(load_data("cifar10_dvs", data_root=str(tmp_path), T=2, batch_size=10).test)
+    assert len(calls) == 1 and calls[0] in victim.name  # only the changed entry
+    assert torch.equal(first[0][0], again[0][0])  # the rebuilt entry gives the true frames
+    assert victim.read_bytes() != bytes(data)  # and the cache file is healed
+
+
+def test_verify_names_the_corrupt_recording(tmp_path, capsys):
+    write_cifar10_dvs(tmp_path, per_class=3)
+    root = f"data_root={tmp_path}"
+    assert data_main(["cifar10_dvs", root, "T=2", "--verify"]) == 0
+    assert "verified 30 files: 0 corrupt" in capsys.readouterr().out
+    bad = tmp_path / "cifar10_dvs" / "CIFAR10DVS" / "dog" / "cifar10_dog_1.aedat4"
+    bad.write_bytes(bad.read_bytes()[:-40])
+    assert data_main(["cifar10_dvs", root, "T=2", "--verify", "--json"]) == 1
+    out = capsys.readouterr()
+    assert json.loads(out.out)["corrupt"] == [str(bad)]
+    assert "cifar10_dog_1.aedat4 is corrupt or truncated" in out.err
+
+
+def test_verify_names_a_corrupt_image(imagenet_root, tmp_path, capsys):
+    import shutil
+
+    shutil.copytree(imagenet_root / "imagenet", tmp_path / "imagenet")
+    bad = tmp_path / "imagenet" / "train" / WNIDS[1] / f"{WNIDS[1]}_2.JPEG"
+    bad.write_bytes(bad.read_bytes()[:200])
+    assert data_main(["imagenet", f"data_root={tmp_path}", "val_per_class=1", "--verify"]) == 1
+    out = capsys.readouterr()
+    assert "verified 30 files: 1 corrupt" in out.out and f"{bad.name} is corrupt" in out.err
+
+
+def test_cli_checks_keys_and_values(capsys):
+    assert data_main(["digits", "batch_size=abc"]) == 2
+    assert "batch_size=abc is not an integer" in capsys.readouterr().err
+    assert data_main(["digits", "method=time"]) == 2  # an option of the event datasets only
+    assert "key one of" in capsys.readouterr().err
+    assert data_main(["digitz"]) == 2
+    assert "Did you mean 'digits'" in capsys.readouterr().err
