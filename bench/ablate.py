@@ -23,7 +23,7 @@ import optuna
 
 from bench.config import ConfigError
 from bench.config.help import settings_help
-from bench.data import DataError, load_data
+from bench.datasets import DataError, load_data
 from bench.engine import choose_workers, load_study, masked_command, open_storage, storage_kind
 from bench.plan import DEFAULT_SEEDS, AblationPlan, expand
 from bench.plugins import add_import_flag, load_plugins

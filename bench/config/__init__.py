@@ -39,6 +39,17 @@ class DataConfig:
     workers: int = setting(0, "data-loader worker processes per run", ge=0)
     augment: bool = setting(True, "training augmentation of the dataset's protocol")
     test_batch_size: int | None = setting(None, "evaluation batch (default: batch_size)", ge=1)
+    drop_last: bool = setting(False, "drop the last partial training batch (authors: on)")
+    augment_order: str = setting(
+        "timm",
+        "timm: erase per sample, then mix; authors: mix uint8, normalise, erase the batch",
+        choices=("timm", "authors"),
+    )
+    randaugment_ops: str | None = setting(
+        None,
+        "RandAugment op table: authors (their 5 ops), timm (15); none: dataset default",
+        choices=("authors", "timm"),
+    )
 
 
 @dataclass(frozen=True)

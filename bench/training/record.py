@@ -15,7 +15,7 @@ def combined_digests(history: list[dict[str, Any]]) -> dict[str, str]:
     """One digest per kind over every epoch (each epoch's digest is stored in its curve row, so
     a resumed run ends with the same digests as an uninterrupted one)."""
     out = {}
-    for kind in ("batch_order", "inputs"):
+    for kind in ("batch_order", "inputs", "batch_draws"):
         h = hashlib.sha1()
         for row in history:
             h.update(str(row["digests"][kind]).encode())

@@ -15,16 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from timm.data import Mixup
 from timm.loss import SoftTargetCrossEntropy
 from timm.optim import create_optimizer_v2
 from timm.scheduler import CosineLRScheduler
 from tqdm.auto import tqdm
 
 from bench.config import ConfigError, RunConfig
-from bench.data import DataBundle, DataError, load_data
+from bench.datasets import DataBundle, DataError, load_data
 from bench.training.environment import (
     device_name,
     distributed_env,
@@ -125,6 +123,9 @@ def _load(cfg: RunConfig, world: int, rank: int) -> DataBundle:
         augment=cfg.data.augment,
         world_size=world,
         rank=rank,
+        drop_last=cfg.data.drop_last,
+        augment_order=cfg.data.augment_order,
+        randaugment_ops=cfg.data.randaugment_ops,
     )
     m = cfg.model
     if (m.num_classes, m.in_channels, m.img_size) != (
@@ -140,28 +141,23 @@ def _load(cfg: RunConfig, world: int, rank: int) -> DataBundle:
     return data
 
 
-def mixup_transform(cfg: RunConfig) -> Callable:
-    """timm's batch mixup/cutmix, its draws seeded by (seed, epoch, step) only, off from
-    `mixup_off_epoch`; the identity (hard labels) when mixup is off."""
-    t = cfg.train
-    mix = None
-    if t.mixup > 0 or t.cutmix > 0:
-        mix = Mixup(
-            mixup_alpha=t.mixup,
-            cutmix_alpha=t.cutmix,
+class _BatchStep:
+    """The bundle's batch augmentation (mixup / cutmix, and in the authors' order normalise and
+    erase) as the trainer's per-step transform; its draws depend on (seed, epoch, step) only."""
+
+    def __init__(self, cfg: RunConfig, data: DataBundle) -> None:
+        t = cfg.train
+        self.seed = cfg.seed
+        self.augment = data.batch_augment(
+            mixup=t.mixup,
+            cutmix=t.cutmix,
             prob=t.mixup_prob,
-            label_smoothing=t.label_smoothing,
-            num_classes=cfg.model.num_classes,
+            off_epoch=t.mixup_off_epoch,
+            smoothing=t.label_smoothing,
         )
 
-    def transform(x: torch.Tensor, y: torch.Tensor, epoch: int, step: int) -> tuple:
-        on = mix is not None and (t.mixup_off_epoch is None or epoch < t.mixup_off_epoch)
-        if not on or len(x) % 2:  # timm's batch mixup pairs samples: needs an even batch
-            return x, y
-        np.random.seed((cfg.seed * 1_000_003 + epoch * 10_007 + step) % 2**32)
-        return mix(x, y)
-
-    return transform
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, epoch: int, step: int) -> tuple:
+        return self.augment(x, y, epoch=epoch, step=step, seed=self.seed)
 
 
 @dataclass
@@ -171,7 +167,7 @@ class _Built:
     model: torch.nn.Module  # what runs the forward (DDP-wrapped when distributed)
 
 
-def _build(cfg: RunConfig, device: torch.device, world: int) -> _Built:
+def _build(cfg: RunConfig, data: DataBundle, device: torch.device, world: int) -> _Built:
     t = cfg.train
     seed_everything(cfg.seed)  # fixes the initial weights
     net = Spikformer(cfg.model).to(device)
@@ -200,7 +196,7 @@ def _build(cfg: RunConfig, device: torch.device, world: int) -> _Built:
         optimizer=optimizer,
         scaler=torch.amp.GradScaler(device.type, enabled=t.amp == "fp16"),
         loss=loss,
-        batch_transform=mixup_transform(cfg),
+        batch_transform=_BatchStep(cfg, data),
         train=t,
         device=device,
     )
@@ -252,9 +248,9 @@ def _fit(
     rank, world, _ = distributed_env()
     data = _load(cfg, world, rank)
     record["data"] = data.info
-    b = _build(cfg, device, world)
+    b = _build(cfg, data, device, world)
     record["params"] = count_params(b.trainer.net)
-    record["pairing"] = {"init": state_digest(b.trainer.net), "augment": bool(cfg.data.augment)}
+    record["pairing"] = {"init": state_digest(b.trainer.net), "augment": data.info.get("augment")}
     history, start = _resume(b, out_dir, cfg, record)
     total = cfg.train.epochs + cfg.train.cooldown_epochs
     bar = tqdm(
@@ -269,6 +265,7 @@ def _fit(
     for epoch in bar:
         data.set_epoch(epoch)
         started, digests = time.perf_counter(), Digests()
+        b.trainer.batch_transform.augment.reset()
         lr = b.trainer.optimizer.param_groups[0]["lr"]
         row = {
             "epoch": epoch + 1,
@@ -277,8 +274,11 @@ def _fit(
         }
         b.scheduler.step(epoch + 1)
         evaluated, (correct, energy) = _evaluate_epoch(b, data, cfg, quiet)
+        draws = b.trainer.batch_transform.augment.hash
         row.update(
-            evaluated, epoch_seconds=time.perf_counter() - started, digests=digests.to_dict()
+            evaluated,
+            epoch_seconds=time.perf_counter() - started,
+            digests={**digests.to_dict(), "batch_draws": draws[:16]},
         )
         history.append(row)
         bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{row.get('val_acc', 0):.3f}")
