@@ -148,6 +148,9 @@ def test_same_seed_and_epoch_give_identical_batches_and_other_seeds_differ():
     assert not torch.equal(torch.cat([y for _, y in a]), torch.cat([y for _, y in other.train]))
     first.set_epoch(5)
     assert not torch.equal(torch.cat([y for _, y in a]), torch.cat([y for _, y in first.train]))
+    # Pairing evidence: the order hash of an epoch is a function of (seed, epoch) only.
+    assert first.order_hash(4) == second.order_hash(4) != first.order_hash(5)
+    assert other.order_hash(4) != first.order_hash(4)
 
 
 def test_loading_does_not_touch_global_rngs():

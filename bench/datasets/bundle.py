@@ -12,12 +12,14 @@ that into seeded loaders, writes the split file and describes everything in `bun
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
 from bench.datasets.batch import BatchAugment
@@ -106,6 +108,12 @@ class DataBundle:
         self.train.sampler.set_epoch(epoch)  # type: ignore[union-attr]
         self.train.dataset.epoch = epoch  # type: ignore[attr-defined]
 
+    def order_hash(self, epoch: int) -> str:
+        """sha1 of this rank's training order in `epoch` (pairing evidence: equal for every
+        variant of a seed)."""
+        order = self.train.sampler.indices_for(epoch)  # type: ignore[union-attr]
+        return hashlib.sha1(np.asarray(order, dtype=np.int64).tobytes()).hexdigest()
+
     def batch_augment(
         self,
         *,
@@ -172,17 +180,12 @@ def load_data(
     the r-th of every world_size validation and test samples.
     """
     builder = DATASETS.get(name)
-    if T < 1:
-        raise ValueError(f"T={T} frames is not positive; use T >= 1.")
-    if test_batch_size is not None and test_batch_size < 1:
-        raise ValueError(f"test_batch_size={test_batch_size} is not positive; use 1 or more.")
-    check_choice("augment_order", augment_order, AUGMENT_ORDERS)
-    if randaugment_ops is not None:
-        check_choice("randaugment_ops", randaugment_ops, tuple(RANDAUGMENT_OPS))
+    _check_arguments(T, test_batch_size, augment_order, randaugment_ops)
     _check_options(name, builder, options)
     req = DataRequest(resolve_data_root(data_root), T, augment, augment_order, randaugment_ops)
     prep: Prepared = builder(req, **options)
     common = dict(workers=workers, seed=seed, world_size=world_size, rank=rank)
+    eval_batch = test_batch_size or batch_size
     train = make_loader(
         prep.train,
         prep.train_transform,
@@ -192,15 +195,10 @@ def load_data(
         **common,
     )
     val, test = (
-        make_loader(
-            ds, prep.eval_transform, train=False, batch_size=test_batch_size or batch_size, **common
-        )
+        make_loader(ds, prep.eval_transform, train=False, batch_size=eval_batch, **common)
         for ds in (prep.val, prep.test)
     )
-    sizes = {
-        f"{s}_size": len(ds)
-        for s, ds in (("train", prep.train), ("val", prep.val), ("test", prep.test))
-    }  # type: ignore[arg-type]
+    sizes = {f"{s}_size": len(getattr(prep, s)) for s in ("train", "val", "test")}
     split_file, split_sha1 = write_split_file(
         prep.split_file, {"dataset": name, **sizes, **prep.split}
     )
@@ -218,24 +216,27 @@ def load_data(
         "augment_order": augment_order,
         "drop_last": drop_last,
         "batch_size": batch_size,
-        "test_batch_size": test_batch_size or batch_size,
+        "test_batch_size": eval_batch,
         "seed": seed,
         "world_size": world_size,
         "rank": rank,
     }
+    geometry = (prep.num_classes, prep.in_channels, prep.img_size, prep.frames)
     return DataBundle(
-        train,
-        val,
-        test,
-        prep.num_classes,
-        prep.in_channels,
-        prep.img_size,
-        prep.frames,
-        info,
-        augment_order,
-        prep.normalize,
-        prep.erase_prob,
+        train, val, test, *geometry, info, augment_order, prep.normalize, prep.erase_prob
     )
+
+
+def _check_arguments(
+    T: int, test_batch_size: int | None, augment_order: str, randaugment_ops: str | None
+) -> None:
+    if T < 1:
+        raise ValueError(f"T={T} frames is not positive; use T >= 1.")
+    if test_batch_size is not None and test_batch_size < 1:
+        raise ValueError(f"test_batch_size={test_batch_size} is not positive; use 1 or more.")
+    check_choice("augment_order", augment_order, AUGMENT_ORDERS)
+    if randaugment_ops is not None:
+        check_choice("randaugment_ops", randaugment_ops, tuple(RANDAUGMENT_OPS))
 
 
 def _bases(dataset: Dataset) -> list[tuple[Dataset, list[int]]]:

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.datasets.bundle import DATA_ROOT_ENV, DATASETS, DataError, DataRequest, Prepared
-from bench.datasets.sampling import Subset
+from bench.datasets.images import image_prepared
 from bench.datasets.splits import SPLIT_SEED, stratified_split
-from bench.datasets.transforms import ImageRecipe, image_transforms
+from bench.datasets.transforms import ImageRecipe
 
 __all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "CIFAR100_MEAN", "CIFAR100_STD", "CIFAR_RANDAUGMENT"]
 
@@ -106,22 +106,6 @@ def _cifar(
 ) -> Prepared:
     train_set, test_set, base = _open(name, cls, req.root)
     index = stratified_split(train_set.targets, {"val": VAL_FRACTION}, SPLIT_SEED)  # type: ignore[attr-defined]
-    recipe = _recipe(mean, std)
-    ops = req.randaugment_ops or "authors"
-    train_tf, eval_tf, normalize = image_transforms(
-        recipe, augment=req.augment, ops=ops, order=req.augment_order
-    )
-    authors = req.augment_order == "authors"
-    info = {
-        "root": str(base),
-        "augment": req.augment,
-        "randaugment_ops": ops,
-        "augmentation": recipe.describe(req.augment, ops, req.augment_order),
-        "normalisation": normalize.describe(),
-        "train_values": "uint8 0..255 (bundle.batch_augment normalises)"
-        if authors
-        else "normalised",
-    }
     split = {
         "rule": (
             f"official test set; stratified {VAL_FRACTION:.0%} of each class of the training "
@@ -132,21 +116,17 @@ def _cifar(
         "val_fraction": VAL_FRACTION,
         "val": index["val"],  # indices into the official training set
     }
-    return Prepared(
-        Subset(train_set, index["train"]),  # type: ignore[arg-type]
-        Subset(train_set, index["val"]),  # type: ignore[arg-type]
-        test_set,  # type: ignore[arg-type]
+    return image_prepared(
+        req,
+        _recipe(mean, std),
+        "authors",
+        train_set=train_set,  # type: ignore[arg-type]
+        index=index,
+        test_set=test_set,  # type: ignore[arg-type]
         num_classes=len(train_set.classes),  # type: ignore[attr-defined]
-        in_channels=3,
-        img_size=32,
-        frames=None,
         split=split,
         split_file=req.root / name / "split.json",
-        info=info,
-        train_transform=train_tf,
-        eval_transform=eval_tf,
-        normalize=normalize,
-        erase_prob=recipe.erase_prob if req.augment else 0.0,
+        info={"root": str(base)},
     )
 
 

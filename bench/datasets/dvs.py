@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from bench.datasets.bundle import DATA_ROOT_ENV, DATASETS, DataError, DataRequest, Prepared
-from bench.datasets.events import DVS_SENSOR, EventFrames, cache_dir, dvs_augment
+from bench.datasets.events import DVS_SENSOR, FRAME_METHODS, EventFrames, cache_dir, dvs_augment
 from bench.datasets.splits import SPLIT_SEED, user_of
 from bench.datasets.transforms import check_choice
 
@@ -155,35 +155,52 @@ def _event_prepared(
     )
 
 
-@DATASETS.register(
-    "cifar10_dvs", num_classes=10, in_channels=2, img_size=128, frames=True, download=True
-)
-def _cifar10_dvs(req: DataRequest, method: str = "number") -> Prepared:
+def _cifar10_dvs_layout(root: Path) -> tuple[Layout, str, str]:
+    """(layout, file format, glob pattern) of the CIFAR10-DVS recordings, downloading if none."""
     from tonic.datasets import CIFAR10DVS
 
-    check_choice("method", method, ("number", "time"))
-    root = req.root
     candidates = [
         ("ours", root / "cifar10_dvs", "CIFAR10DVS/*/*.aedat4"),
         ("tonic", root, "CIFAR10DVS/*/*.aedat4"),
         ("spikingjelly", root / "CIFAR10DVS", "events_np/*/*.npz"),
         ("spikingjelly", root / "cifar10_dvs", "events_np/*/*.npz"),
     ]
-    ours = "CIFAR10DVS/<class>/*.aedat4 for the 10 classes airplane..truck"
-    layouts = f"{root / 'cifar10_dvs' / 'CIFAR10DVS'}/<class>/*.aedat4 ({ours}), {root}/CIFAR10DVS"
+    layouts = (
+        f"{root}/cifar10_dvs/CIFAR10DVS/<class>/*.aedat4 (ours, for the 10 classes "
+        f"airplane..truck), {root}/CIFAR10DVS/<class>/*.aedat4 (tonic) or "
+        f"{root}/CIFAR10DVS/events_np/<class>/*.npz (spikingjelly)"
+    )
     layout = find_layout(candidates)
     if layout is None:
         _tonic_download(CIFAR10DVS, root / "cifar10_dvs", "cifar10_dvs", layouts)
         layout = find_layout(candidates[:1])
     if layout is None:
-        raise DataError(
-            f"cifar10_dvs: tonic left no recordings in {root / 'cifar10_dvs'}; expected {ours}."
-        )
-    fmt, pattern = (
-        ("npz", "events_np/*/*.npz")
-        if layout.kind == "spikingjelly"
-        else ("aedat4", "CIFAR10DVS/*/*.aedat4")
-    )
+        raise DataError(f"cifar10_dvs: tonic left no recordings; expected {layouts}.")
+    if layout.kind == "spikingjelly":
+        return layout, "npz", "events_np/*/*.npz"
+    return layout, "aedat4", "CIFAR10DVS/*/*.aedat4"
+
+
+def _cifar10_dvs_split(per_class: dict[int, list[Path]]) -> dict[str, list[tuple[Path, int]]]:
+    """First ceil(90%) of each class is the training part, the rest tests (spikingjelly's
+    split_to_train_test_set, as the reference code); the last 10% of the training part
+    validates."""
+    out: dict[str, list[tuple[Path, int]]] = {"train": [], "val": [], "test": []}
+    for c, items in sorted(per_class.items()):
+        cut = math.ceil(len(items) * TRAIN_PART)
+        val = round(cut * VAL_PART)
+        out["train"] += [(p, c) for p in items[: cut - val]]
+        out["val"] += [(p, c) for p in items[cut - val : cut]]
+        out["test"] += [(p, c) for p in items[cut:]]
+    return out
+
+
+@DATASETS.register(
+    "cifar10_dvs", num_classes=10, in_channels=2, img_size=128, frames=True, download=True
+)
+def _cifar10_dvs(req: DataRequest, method: str = "number") -> Prepared:
+    check_choice("method", method, FRAME_METHODS)
+    layout, fmt, pattern = _cifar10_dvs_layout(req.root)
     per_class: dict[int, list[Path]] = {}
     for path in layout.files(pattern):  # sorted names, as spikingjelly's DatasetFolder sorts
         if path.parent.name in CIFAR10_DVS_CLASSES:
@@ -191,26 +208,11 @@ def _cifar10_dvs(req: DataRequest, method: str = "number") -> Prepared:
     if sorted(per_class) != list(range(10)):
         raise DataError(
             f"cifar10_dvs in {layout.folder} has recordings for {len(per_class)} of 10 classes; "
-            f"expected {ours}."
+            "expected <class>/ folders airplane..truck."
         )
-    # First ceil(90%) of each class is the training part, the rest tests (spikingjelly's
-    # split_to_train_test_set, as the reference code); the last 10% of the training part
-    # validates.
-    files: dict[str, list[Path]] = {"train": [], "val": [], "test": []}
-    labels: dict[str, list[int]] = {"train": [], "val": [], "test": []}
-    for c in range(10):
-        items = per_class[c]
-        cut = math.ceil(len(items) * TRAIN_PART)
-        val = round(cut * VAL_PART)
-        for part, chunk in (
-            ("train", items[: cut - val]),
-            ("val", items[cut - val : cut]),
-            ("test", items[cut:]),
-        ):
-            files[part] += chunk
-            labels[part] += [c] * len(chunk)
     parts = {
-        s: _frames("cifar10_dvs", layout, fmt, files[s], labels[s], req, method) for s in files
+        s: _frames("cifar10_dvs", layout, fmt, [p for p, _ in m], [c for _, c in m], req, method)
+        for s, m in _cifar10_dvs_split(per_class).items()
     }
     rule = (
         "per class, sorted file names: the first ceil(90%) are the training part (its last "
@@ -266,6 +268,20 @@ def _gesture_layout(req: DataRequest) -> tuple[Layout, str, dict[str, str]]:
     return layout, "npy", tonic_parts
 
 
+def _validation_users(train: list[Path], folder: Path) -> tuple[list[int], list[int]]:
+    """(training users, the ceil(10%) of them that validate): whole users are held out, so one
+    person's recordings never straddle train and validation."""
+    users = sorted({user_of(p) for p in train})
+    if len(users) < 2:
+        raise DataError(
+            f"dvs128_gesture in {folder} has training recordings of {len(users)} user(s); a "
+            "validation split by user needs at least 2: restore the full ibmGestureTrain."
+        )
+    rng = np.random.default_rng(SPLIT_SEED)
+    n_val = math.ceil(len(users) * VAL_USERS)
+    return users, sorted(int(u) for u in rng.choice(users, size=n_val, replace=False))
+
+
 @DATASETS.register(
     "dvs128_gesture",
     num_classes=GESTURE_CLASSES,
@@ -277,20 +293,11 @@ def _gesture_layout(req: DataRequest) -> tuple[Layout, str, dict[str, str]]:
 def _dvs128_gesture(req: DataRequest, method: str = "number") -> Prepared:
     """Never augmented: the paper augments CIFAR10-DVS only, and a horizontal flip would turn
     right-hand gestures into left-hand ones (label noise on 6 of the 11 classes)."""
-    check_choice("method", method, ("number", "time"))
+    check_choice("method", method, FRAME_METHODS)
     layout, fmt, patterns = _gesture_layout(req)
     official = {s: layout.files(p) for s, p in patterns.items()}
     release = _gesture_release(len(official["train"]), len(official["test"]))
-    users = sorted({user_of(p) for p in official["train"]})
-    if len(users) < 2:
-        raise DataError(
-            f"dvs128_gesture in {layout.folder} has training recordings of {len(users)} user(s); "
-            "a validation split by user needs at least 2: restore the full ibmGestureTrain."
-        )
-    # Hold out whole users: one person's recordings never straddle train and validation.
-    n_val = math.ceil(len(users) * VAL_USERS)
-    rng = np.random.default_rng(SPLIT_SEED)
-    val_users = sorted(int(u) for u in rng.choice(users, size=n_val, replace=False))
+    users, val_users = _validation_users(official["train"], layout.folder)
     files = {
         "train": [p for p in official["train"] if user_of(p) not in val_users],
         "val": [p for p in official["train"] if user_of(p) in val_users],
@@ -305,7 +312,7 @@ def _dvs128_gesture(req: DataRequest, method: str = "number") -> Prepared:
         for s, fs in files.items()
     }
     rule = (
-        f"official test users; of the {len(users)} training users, ceil(10%) = {n_val} "
+        f"official test users; of the {len(users)} training users, ceil(10%) = {len(val_users)} "
         f"(users {val_users}, numpy default_rng({SPLIT_SEED}).choice of the sorted user numbers) "
         "validate, the others train"
     )

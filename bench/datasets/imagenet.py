@@ -22,9 +22,9 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from bench.datasets.bundle import DATASETS, DataError, DataRequest, Prepared
-from bench.datasets.sampling import Subset
+from bench.datasets.images import image_prepared
 from bench.datasets.splits import SPLIT_SEED, stratified_split
-from bench.datasets.transforms import ImageRecipe, check_choice, image_transforms
+from bench.datasets.transforms import ImageRecipe, check_choice
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "RECIPES", "ImageFiles", "pick_classes"]
 
@@ -95,12 +95,8 @@ def _scan(folder: Path, wnids: list[str]) -> list[tuple[str, int]]:
         ) from exc
 
 
-def _imagenet(
-    req: DataRequest, name: str, classes: int | None, val_per_class: int, recipe: str
-) -> Prepared:
-    check_choice("recipe", recipe, tuple(RECIPES))
-    if val_per_class < 0:
-        raise ValueError(f"val_per_class={val_per_class} is negative; use 0 or more.")
+def _folders(req: DataRequest, name: str, classes: int | None) -> tuple[Path, list[str]]:
+    """The ImageNet folder and the wnids used (all, or `classes` evenly spaced)."""
     folder = req.root / "imagenet"
     train_dir, test_dir = folder / "train", folder / "val"
     if not (train_dir.is_dir() and test_dir.is_dir()):
@@ -114,53 +110,43 @@ def _imagenet(
             f"{name} needs {classes} classes but {train_dir} has {len(found)}; restore the "
             f"missing class folders or use classes=N with N <= {len(found)}."
         )
-    wnids = pick_classes(found, classes)
-    train_set = ImageFiles(_scan(train_dir, wnids))
-    test_set = ImageFiles(_scan(test_dir, wnids))
+    return folder, pick_classes(found, classes)
+
+
+def _imagenet(
+    req: DataRequest, name: str, classes: int | None, val_per_class: int, recipe: str
+) -> Prepared:
+    check_choice("recipe", recipe, tuple(RECIPES))
+    if val_per_class < 0:
+        raise ValueError(f"val_per_class={val_per_class} is negative; use 0 or more.")
+    folder, wnids = _folders(req, name, classes)
+    train_set = ImageFiles(_scan(folder / "train", wnids))
+    test_set = ImageFiles(_scan(folder / "val", wnids))
     index = stratified_split([y for _, y in train_set.samples], {"val": val_per_class})
-    chosen = RECIPES[recipe]
-    ops = req.randaugment_ops or "timm"
-    train_tf, eval_tf, normalize = image_transforms(
-        chosen, augment=req.augment, ops=ops, order=req.augment_order
-    )
     rule = (
         f"official validation images test; {val_per_class} training images per class (numpy "
         f"default_rng({SPLIT_SEED}) permutation of each class, classes in order) validate"
     )
+    val_files = [Path(train_set.source(i)).relative_to(folder).as_posix() for i in index["val"]]
     split = {
         "rule": rule,
         "split_seed": SPLIT_SEED,
         "val_per_class": val_per_class,
         "classes": wnids,
         "class_rule": "all" if classes is None else f"{classes} evenly spaced of the sorted wnids",
-        "val_files": [
-            Path(train_set.source(i)).relative_to(folder).as_posix() for i in index["val"]
-        ],
+        "val_files": val_files,
     }
-    info = {
-        "root": str(folder),
-        "classes": len(wnids),
-        "recipe": recipe,
-        "augment": req.augment,
-        "randaugment_ops": ops,
-        "augmentation": chosen.describe(req.augment, ops, req.augment_order),
-        "normalisation": normalize.describe(),
-    }
-    return Prepared(
-        Subset(train_set, index["train"]),
-        Subset(train_set, index["val"]),
-        test_set,
+    return image_prepared(
+        req,
+        RECIPES[recipe],
+        "timm",
+        train_set=train_set,
+        index=index,
+        test_set=test_set,
         num_classes=len(wnids),
-        in_channels=3,
-        img_size=chosen.size,
-        frames=None,
         split=split,
         split_file=req.root / name / "split.json",
-        info=info,
-        train_transform=train_tf,
-        eval_transform=eval_tf,
-        normalize=normalize,
-        erase_prob=chosen.erase_prob if req.augment else 0.0,
+        info={"root": str(folder), "classes": len(wnids), "recipe": recipe},
     )
 
 

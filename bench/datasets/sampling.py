@@ -97,9 +97,13 @@ class EpochSampler(Sampler[int]):
         self.epoch = epoch
 
     def indices(self) -> list[int]:
+        return self.indices_for(self.epoch)
+
+    def indices_for(self, epoch: int) -> list[int]:
+        """This rank's sample order in `epoch` (the current epoch is left alone)."""
         if not self.shuffle:
             return list(range(self.rank, self.n, self.world_size))
-        g = torch.Generator().manual_seed(self.seed * 1000003 + self.epoch)
+        g = torch.Generator().manual_seed(self.seed * 1000003 + epoch)
         order = torch.randperm(self.n, generator=g).tolist()
         usable = self.n - self.n % self.world_size
         return order[self.rank : usable : self.world_size]
