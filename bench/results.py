@@ -46,6 +46,10 @@ RECORD_FILE = "record.json"
 _CONVERSIONS: dict[str, tuple[str, float]] = {
     "test_acc": ("test_acc_pct", 100.0),
     "best_test_acc_over_epochs_optimistic": ("best_test_acc_over_epochs_optimistic_pct", 100.0),
+    "val_acc": ("val_acc_pct", 100.0),
+    "best_val_acc_over_epochs": ("best_val_acc_over_epochs_pct", 100.0),
+    "best_val_epoch": ("best_val_epoch", 1.0),
+    "test_acc_at_best_val_epoch": ("test_acc_at_best_val_epoch_pct", 100.0),
     "energy_paper_j": ("energy_paper_mj", 1e3),
     "energy_strict_j": ("energy_strict_mj", 1e3),
     "sops_paper": ("sops_paper_m", 1e-6),
@@ -69,6 +73,10 @@ DEFAULT_METRICS: dict[str, bool] = {
 METRIC_LABELS: dict[str, str] = {
     "test_acc_pct": "test accuracy, final epoch (%)",
     "best_test_acc_over_epochs_optimistic_pct": "best test accuracy over epochs (%, optimistic)",
+    "val_acc_pct": "validation accuracy, final epoch (%)",
+    "best_val_acc_over_epochs_pct": "best validation accuracy over epochs (%)",
+    "best_val_epoch": "epoch of the best validation accuracy",
+    "test_acc_at_best_val_epoch_pct": "test accuracy at the best validation epoch (%)",
     "energy_paper_mj": "energy per image, paper convention (mJ)",
     "energy_strict_mj": "energy per image, strict convention (mJ)",
     "sops_paper_m": "SOPs per image (millions)",
@@ -82,8 +90,10 @@ METRIC_LABELS: dict[str, str] = {
 # Curves: accuracies in %, everything else as recorded.
 _CURVE_SCALARS = {
     "test_acc": ("test_acc_pct", 100.0),
+    "val_acc": ("val_acc_pct", 100.0),
     "train_acc": ("train_acc_pct", 100.0),
     "test_loss": ("test_loss", 1.0),
+    "val_loss": ("val_loss", 1.0),
     "train_loss": ("train_loss", 1.0),
     "lr": ("lr", 1.0),
     "epoch_seconds": ("epoch_seconds", 1.0),
@@ -337,7 +347,8 @@ def curves_frame(
 
     Only runs whose status is in `statuses` (by default finished ones: a failed run's partial
     curve would pull the band of its variant down at the epochs it reached). Accuracies are in %
-    (metric names test_acc_pct, train_acc_pct); losses, lr and throughputs as recorded.
+    (metric names test_acc_pct, val_acc_pct, train_acc_pct); losses, lr and throughputs as
+    recorded.
     """
     study = _as_study(study)
     rows = []
