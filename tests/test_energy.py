@@ -452,3 +452,63 @@ def test_report_and_ladder_are_json_and_keep_the_record_keys():
     assert lad["energy_mj"]["paper"] == pytest.approx(rep.totals["energy_paper_j"] * 1e3)
     assert set(lad["counts"]) >= {"stem", "qkv", "attention", "proj", "mlp", "head", "total"}
     assert lad["counts"]["total"]["params"] == sum(p.numel() for p in model.parameters())
+
+
+def fake_run(tmp_path, seed: int = 0):
+    """A run folder as bench.train writes it: record.json with the config, checkpoint.pt."""
+    from bench.config import resolve
+
+    cfg = resolve({"preset": "digits-1-32", "seed": seed})
+    model = calibrated_digits()
+    (tmp_path / "record.json").write_text(json.dumps({"config": cfg.to_dict()}))
+    torch.save({"model": model.state_dict(), "epoch": 3}, tmp_path / "checkpoint.pt")
+    return cfg, model
+
+
+def test_cli_recomputes_the_ladder_of_a_run(tmp_path, capsys):
+    from bench.datasets import load_data
+    from bench.energy import main
+
+    cfg, model = fake_run(tmp_path)
+    assert main([str(tmp_path), "--json", "--limit", "6", "split=test"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["energy_mj"]) == set(LADDER) and out["per_image"] and out["samples"] == 6
+    assert "trained weights (epoch 3), test split, first 6 of" in out["source"]
+    data = load_data("digits", batch_size=4, test_batch_size=4, T=cfg.model.T, augment=False)
+    x = torch.cat([xb for xb, _ in data.test])[:6]
+    again = measure_ladder(model, [x], source="same")
+    for name, mj in again["energy_mj"].items():
+        assert out["energy_mj"][name] == pytest.approx(mj), name
+    assert main([str(tmp_path), "split=train"]) == 2  # one sentence on stderr
+    assert "split=train" in capsys.readouterr().err
+
+
+def test_cli_labels_every_line_of_an_untrained_preset(capsys):
+    from bench.energy import main
+
+    assert main(["digits-1-32", "--calibrate-bn", "1", "--batch", "2"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) > len(LADDER)
+    assert all(line.startswith("[untrained, BN calibrated on 1 random batches]") for line in lines)
+
+
+def test_energy_frame_and_component_figure(tmp_path):
+    from bench.figures_energy import energy_frame, plot_energy_components
+
+    records = []
+    for variant, net, x in [("tiny", TinyNet(), TINY_X), ("linear", nn.Linear(4, 3), None)]:
+        for seed in (0, 1):
+            x_in = x if x is not None else torch.full((1, 4), float(seed + 1))
+            lad = measure_ladder(net, [x_in], T=2 if variant == "tiny" else 1, source="t")
+            records.append({"variant": variant, "seed": seed, "energy": {"ladder": lad}})
+    records.append({"variant": "old", "seed": 0, "energy": {"totals": {}}})  # no ladder: skipped
+    frame = energy_frame(records)
+    assert set(frame["variant"]) == {"tiny", "linear"} and set(frame["model"]) == set(LADDER)
+    sums = frame.groupby(["variant", "seed", "model"])["energy_mj"].sum()
+    assert sums["tiny", 0, "memory"] == pytest.approx(
+        records[0]["energy"]["ladder"]["energy_mj"]["memory"]
+    )
+    path = plot_energy_components(frame, tmp_path / "fig" / "energy.png", model="memory")
+    assert path.is_file() and path.stat().st_size > 1000
+    with pytest.raises(ValueError, match="No energy for model 'nope'"):
+        plot_energy_components(frame, tmp_path / "x.png", model="nope")

@@ -43,12 +43,14 @@ class EnergyReport:
     e_ac: float = E_AC
     notes: dict[str, str] = field(default_factory=dict)
     counts: Counts | None = None
+    source: str = ""  # what was measured, e.g. "trained weights, test split"
 
-    def ladder(self, source: str = "", order: str = QK_FIRST) -> dict[str, Any]:
-        """The full ladder (components/energy/ladder.py) of the counts behind this report."""
+    def ladder(self, source: str | None = None, order: str = QK_FIRST) -> dict[str, Any]:
+        """The full ladder (components/energy/ladder.py) of the counts behind this report;
+        `source` defaults to the report's own."""
         if self.counts is None:
             raise ValueError("This report holds no counts; build it with EnergyMeter.report().")
-        return ladder(self.counts, order=order, source=source)
+        return ladder(self.counts, order=order, source=self.source if source is None else source)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +62,7 @@ class EnergyReport:
             "firing_rates": dict(self.firing_rates),
             "layers": [dict(r) for r in self.layers],
             "notes": dict(self.notes),
+            **({"ladder": self.ladder()} if self.counts is not None else {}),
         }
 
     def to_json(self, **kwargs: Any) -> str:
