@@ -18,34 +18,45 @@ from typing import Any
 from bench.config import parse_value
 from bench.datasets import DATASETS, DataBundle, DataError, load_data, verify
 
-_SKIP = ("name", "options")
-_KEYS = {k: p.default for k, p in inspect.signature(load_data).parameters.items() if k not in _SKIP}
+_SKIP = ("name", "options", "req")
+
+
+def _annotations(function: Any) -> dict[str, str]:
+    """Parameter -> annotation text (annotations are strings under `from __future__`)."""
+    return {
+        k: str(p.annotation)
+        for k, p in inspect.signature(function).parameters.items()
+        if k not in _SKIP
+    }
+
+
+_KEYS = _annotations(load_data)
 
 
 def dataset_options(name: str) -> list[str]:
     """The dataset's own options (beyond load_data's common arguments)."""
-    return [p for p in inspect.signature(DATASETS.get(name)).parameters if p != "req"]
+    return list(_annotations(DATASETS.get(name)))
 
 
-def _typed(key: str, text: str) -> Any:
-    if key == "data_root":  # a path stays text, whatever it looks like
+def _typed(key: str, text: str, annotation: str) -> Any:
+    if "PathLike" in annotation:  # a path stays text, whatever it looks like
         return text
     value = parse_value(text)
-    default = _KEYS.get(key)
-    if isinstance(default, bool) and not isinstance(value, bool):
+    kinds = set(annotation.replace(" ", "").split("|"))
+    if value is None and "None" in kinds:
+        return value
+    if "bool" in kinds and not isinstance(value, bool):
         raise ValueError(f"{key}={text} is not a boolean; use {key}=true or {key}=false.")
-    if (
-        isinstance(default, int)
-        and not isinstance(default, bool)
-        and (isinstance(value, bool) or not isinstance(value, int))
-    ):
+    if "int" in kinds and (isinstance(value, bool) or not isinstance(value, int)):
         raise ValueError(f"{key}={text} is not an integer; give a whole number.")
+    if kinds <= {"str", "None"}:
+        return str(value)
     return value
 
 
 def parse_settings(name: str, overrides: list[str]) -> dict[str, Any]:
     """['batch_size=32', 'method=time'] -> {'batch_size': 32, 'method': 'time'}, checked."""
-    keys = [*_KEYS, *dataset_options(name)]
+    keys = {**_KEYS, **_annotations(DATASETS.get(name))}
     out: dict[str, Any] = {}
     for text in overrides:
         key, sep, value = text.partition("=")
@@ -53,7 +64,7 @@ def parse_settings(name: str, overrides: list[str]) -> dict[str, Any]:
             raise ValueError(
                 f"Cannot use '{text}': give key=value with key one of {', '.join(keys)}."
             )
-        out[key] = _typed(key, value)
+        out[key] = _typed(key, value, keys[key])
     return out
 
 

@@ -812,5 +812,7 @@ def test_cli_checks_keys_and_values(capsys):
     assert "batch_size=abc is not an integer" in capsys.readouterr().err
     assert data_main(["digits", "method=time"]) == 2  # an option of the event datasets only
     assert "key one of" in capsys.readouterr().err
+    assert data_main(["imagenet", "classes=ten"]) == 2  # a dataset option, typed too
+    assert "classes=ten is not an integer" in capsys.readouterr().err
     assert data_main(["digitz"]) == 2
     assert "Did you mean 'digits'" in capsys.readouterr().err
