@@ -2,6 +2,8 @@
 
 from components import (  # noqa: F401  (registration)
     attention,
+    encodings,
+    merges,
     neurons,
     neurons_zoo,
     residuals,

@@ -3,6 +3,8 @@
 
 Every stem down-samples by the same factor, 2**pools with pools = min(4, ceil(log2(size / 8))),
 so a 32x32 image gives 8x8 tokens, 128x128 gives 8x8 and 224x224 gives 14x14 (the paper's SPS).
+A hierarchical model (QKFormer) passes `pools=` (fewer halvings: its merges do the rest), so a
+stem used there takes that keyword.
 """
 
 from __future__ import annotations
@@ -22,12 +24,17 @@ def num_pools(img_size: int) -> int:
     return max(0, min(4, math.ceil(math.log2(img_size / 8))))
 
 
-def token_grid(img_size: int) -> int:
-    """Side of the token grid after `num_pools` stride-2 pools (padding 1, kernel 3)."""
+def pooled_side(img_size: int, pools: int) -> int:
+    """Side of the grid after `pools` stride-2 pools (kernel 3, padding 1)."""
     side = img_size
-    for _ in range(num_pools(img_size)):
+    for _ in range(pools):
         side = (side - 1) // 2 + 1
     return side
+
+
+def token_grid(img_size: int) -> int:
+    """Side of the token grid after `num_pools` stride-2 pools (padding 1, kernel 3)."""
+    return pooled_side(img_size, num_pools(img_size))
 
 
 def to_tokens(x: torch.Tensor) -> torch.Tensor:
@@ -55,10 +62,11 @@ class SpikingPatchSplitting(nn.Module):
         spike_output: bool = True,
         rpe: bool = True,
         pool_first: bool = False,
+        pools: int | None = None,
     ) -> None:
         super().__init__()
         widths = [in_channels, dim // 8, dim // 4, dim // 2, dim]
-        pools = num_pools(img_size)
+        pools = num_pools(img_size) if pools is None else pools
         layers: list[nn.Module] = []
         for i in range(4):
             pool = [MaxPoolTime()] if i >= 4 - pools else []
@@ -105,12 +113,101 @@ class ConvPatchStem(nn.Module):
         img_size: int,
         make_neuron: MakeNeuron,
         spike_output: bool = True,
+        pools: int | None = None,
     ) -> None:
         super().__init__()
-        patch = 2 ** num_pools(img_size)
-        pad = (patch * token_grid(img_size) - img_size + 1) // 2 if patch > 1 else 0
+        pools = num_pools(img_size) if pools is None else pools
+        patch = 2**pools
+        pad = (patch * pooled_side(img_size, pools) - img_size + 1) // 2 if patch > 1 else 0
         self.embed = ConvBN(in_channels, dim, kernel=patch, stride=patch, padding=pad)
         self.neuron = make_neuron() if spike_output else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return to_tokens(self.neuron(self.embed(x)))
+
+
+@STEM.register("spikingformer")
+class SpikingTokenizer(nn.Module):
+    """Spikingformer's tokenizer (Zhou et al. 2023, arXiv 2304.11954, Sec. 4.1), pre-activation:
+    Conv3x3-BN, then four blocks LIF -> [MaxPool(3, 2, 1)] -> Conv3x3-BN of widths D/4, D/2, D,
+    D, pooled in the last `pools` blocks; no position embedding. Its output is a BN output (a
+    membrane input for the first block's neuron); `spike_output=True` adds a final neuron."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        dim: int,
+        img_size: int,
+        make_neuron: MakeNeuron,
+        spike_output: bool = True,
+        pools: int | None = None,
+    ) -> None:
+        super().__init__()
+        widths = [in_channels, dim // 8, dim // 4, dim // 2, dim, dim]
+        pools = num_pools(img_size) if pools is None else pools
+        layers: list[nn.Module] = [ConvBN(widths[0], widths[1])]
+        for i in range(1, 5):
+            layers += [make_neuron()] + ([MaxPoolTime()] if i > 4 - pools else [])
+            layers.append(ConvBN(widths[i], widths[i + 1]))
+        self.blocks = nn.Sequential(*layers, *([make_neuron()] if spike_output else []))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return to_tokens(self.blocks(x))
+
+
+class DeformedShortcutStem(nn.Module):
+    """QKFormer's first patch embedding (Zhou et al., NeurIPS 2024, Sec. 3.3), at width D of the
+    first stage: Conv3x3-BN-LIF to D/2 (the spikes s), then a main path from s and a 1x1-conv
+    "deformed" shortcut from s, each ending BN-LIF, added (values in {0, 1, 2}).
+
+    Shallow (the authors' CIFAR code): main = Conv3x3(D/2 -> D)-BN-LIF, shortcut stride 1;
+    `pools` pools (0 there) follow the first conv. Deep (their ImageNet code): a pool after
+    the first conv and after the main path's first conv, main = Conv3x3-BN-pool-LIF,
+    Conv3x3(D -> D)-BN-LIF, shortcut stride 2 (pools = 2; more pools go after the first conv).
+    Every pool comes before its conv's neuron. `spike_output=False` drops the two final neurons.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        dim: int,
+        img_size: int,
+        make_neuron: MakeNeuron,
+        spike_output: bool = True,
+        pools: int | None = None,
+        deep: bool = False,
+    ) -> None:
+        super().__init__()
+        pools = num_pools(img_size) if pools is None else pools
+        stride = 2 if deep and pools else 1
+        early = pools - (stride - 1)  # pools after the first conv
+
+        def out() -> list[nn.Module]:  # a fresh neuron per path (each keeps its own state)
+            return [make_neuron()] if spike_output else []
+
+        self.first = nn.Sequential(
+            ConvBN(in_channels, dim // 2), *[MaxPoolTime() for _ in range(early)], make_neuron()
+        )
+        main: list[nn.Module] = [ConvBN(dim // 2, dim)]
+        if deep:
+            main += ([MaxPoolTime()] if stride == 2 else []) + [make_neuron(), ConvBN(dim, dim)]
+        self.main = nn.Sequential(*main, *out())
+        self.shortcut = nn.Sequential(
+            ConvBN(dim // 2, dim, kernel=1, stride=stride, padding=0), *out()
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.first(x)
+        return to_tokens(self.main(s) + self.shortcut(s))
+
+
+@STEM.register("qkformer")
+def qkformer_stem(**kwargs) -> DeformedShortcutStem:
+    """QKFormer's first patch embedding, CIFAR layout (two convs, 1x1 shortcut)."""
+    return DeformedShortcutStem(**kwargs)
+
+
+@STEM.register("qkformer_deep")
+def qkformer_stem_deep(**kwargs) -> DeformedShortcutStem:
+    """QKFormer's first patch embedding, ImageNet layout (three convs, strided shortcut)."""
+    return DeformedShortcutStem(**kwargs, deep=True)
