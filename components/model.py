@@ -19,6 +19,7 @@ from spikingjelly.activation_based import functional
 from torch import nn
 
 from components.encodings import ENCODING
+from components.init import INIT, init_weights
 from components.layers import LinearBN
 from components.merges import MERGE
 from components.neurons import MakeNeuron, NeuronSettings
@@ -53,6 +54,7 @@ class ModelConfig:
     stage_blocks: tuple[int, ...] = ()  # blocks of each early stage; () = a single stage
     early_attention: str = ""  # attention of the early stages; "" = `attention`
     merge: str = "qkformer"  # patch merging between stages (components/merges.py)
+    init: str = "trunc_normal"  # weight init of the authors' code family (components/init.py)
 
     def __post_init__(self) -> None:
         # JSON round trips give a list; a tuple keeps the config hashable and comparable
@@ -84,6 +86,7 @@ class ModelConfig:
         STEM.check(self.stem)
         RESIDUAL.check(self.residual)
         ENCODING.check(self.encoding)
+        INIT.check(self.init)
         if self.stage_blocks:
             self._check_stages()
         self.neuron_settings()  # validates neuron kind, surrogate and tau
@@ -213,7 +216,7 @@ class Spikformer(nn.Module):
         self.blocks = nn.Sequential(*self._stages(cfg, make_neuron, not style.membrane_stream))
         self.readout = style.readout(make_neuron)
         self.head = nn.Linear(cfg.dim, cfg.num_classes)
-        self.apply(_init_weights)
+        init_weights(self, cfg.init)
 
     @staticmethod
     def _stages(cfg: ModelConfig, make_neuron: MakeNeuron, spikes: bool) -> list[nn.Module]:
@@ -270,14 +273,6 @@ class Spikformer(nn.Module):
         return self.head(self.forward_tokens(x).mean(dim=(0, 2)))
 
 
-def _init_weights(m: nn.Module) -> None:
-    # The reference initialises every Linear with trunc-normal std 0.02 and zero bias.
-    if isinstance(m, nn.Linear):
-        nn.init.trunc_normal_(m.weight, std=0.02)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-
-
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -289,4 +284,5 @@ ADDED_DEFAULTS: dict[str, object] = {
     "stage_blocks": (),
     "early_attention": "",
     "merge": "qkformer",
+    "init": "trunc_normal",
 }
