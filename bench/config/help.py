@@ -44,6 +44,7 @@ MODEL_HELP: dict[str, str] = {
     "stage_blocks": "blocks of each early stage of a hierarchical model (QKFormer)",
     "early_attention": "attention of the early stages (empty: attention)",
     "merge": "patch merging between stages",
+    "init": "weight init: trunc_normal (authors' CIFAR code), pytorch_default (DVS, ImageNet)",
 }
 
 _SECTIONS = (("model", ModelConfig), ("data", DataConfig), ("train", TrainConfig), ("", RunConfig))
