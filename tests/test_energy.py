@@ -322,9 +322,13 @@ def test_validator_refuses_an_attention_without_products():
     with pytest.raises(ValueError, match="class is unknown"):
         reg.register("lambda")(lambda **kw: Undeclared())
     assert "bare" not in reg and "lambda" not in reg
-    for name in ATTENTION.names():  # every built-in attention passes the same check
+    x = torch.ones(1, 2, 3, 8)  # every registered attention passes, and counts something
+    for name in ATTENTION.names():
         require_energy_products(ATTENTION.get(name), name)
         assert declared_class(ATTENTION.get(name)) is not None
+        attn = ATTENTION.build(name, dim=8, heads=2, make_neuron=make_if)
+        r = measure_ladder(TimeMajor(attn), [x], T=2, source="t")
+        assert r["counts"]["attention"]["dense_macs"] > 0, name
 
 
 def test_declared_products_reach_the_ladder():
