@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from spikingjelly.activation_based import neuron as sj_neuron
 from spikingjelly.activation_based import surrogate as sj_surrogate
+from spikingjelly.activation_based.neuron.base_node import BaseNode
 from torch import nn
 
 from components.registry import NEURON, SURROGATE
@@ -225,7 +226,7 @@ class NeuronFactory:
     def __call__(self, threshold: float | None = None) -> nn.Module:
         s = self.settings
         steps = {"T": s.T} if needs_steps(s.kind) else {}
-        return NEURON.build(
+        neuron = NEURON.build(
             s.kind,
             tau=s.tau,
             v_threshold=s.v_threshold if threshold is None else float(threshold),
@@ -234,6 +235,16 @@ class NeuronFactory:
             detach_reset=s.detach_reset,
             **steps,
         )
+        neuron.spiking_neuron = True  # is_neuron() finds it, whatever its class (plugins too)
+        return neuron
+
+
+def is_neuron(module: nn.Module) -> bool:
+    """Whether a module is a spiking neuron: built by a NeuronFactory (any registered kind, a
+    plugin's too) or a spikingjelly neuron (BaseNode, and PSN / GatedLIFNode, which are not)."""
+    return getattr(module, "spiking_neuron", False) or isinstance(
+        module, (BaseNode, sj_neuron.PSN, sj_neuron.GatedLIFNode)
+    )
 
 
 MakeNeuron = Callable[..., nn.Module]
