@@ -82,7 +82,10 @@ class Registry:
 
     def check(self, name: str) -> None:
         if name not in self._builders:
-            raise UnknownNameError(unknown_choice_message(self.kind, name, self.names()))
+            raise UnknownNameError(
+                unknown_choice_message(self.kind, name, self.names())
+                + " A part of your own? Import its module first: --import MODULE."
+            )
 
     def names(self) -> list[str]:
         return sorted(self._builders)
