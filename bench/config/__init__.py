@@ -12,10 +12,16 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-import torch
-
+from bench.config.protocols import (  # PAPER_MODEL, PROTOCOLS: re-exported
+    PAPER_MODEL,
+    PROTOCOL_NAMES,
+    PROTOCOLS,  # noqa: F401
+    get_protocol,
+    on_cuda,
+)
+from bench.datasets import DATASETS
 from components.model import ModelConfig
-from components.presets import MODEL_PRESETS, get_preset
+from components.presets import get_preset
 from components.registry import UnknownNameError, unknown_choice_message
 
 
@@ -84,6 +90,12 @@ class RunConfig:
     seed: int = setting(0, "seed of init, data order, augmentation (ablate: seeds=N)", ge=0)
     device: str = setting("auto", "auto, cpu, cuda or cuda:N")
     preset: str = setting("digits-2-32", "model preset (python -m bench.models lists them)")
+    protocol: str | None = setting(
+        None,
+        "training protocol: paper (the authors' recipe), suite (the suite's earlier one), cpu "
+        "(digits); none: the dataset's own (docs/protocols.md)",
+        choices=PROTOCOL_NAMES,
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,73 +109,13 @@ class RunConfig:
             seed=d["seed"],
             device=d["device"],
             preset=d["preset"],
+            protocol=d.get("protocol"),  # records written before protocols had none
         )
 
     @property
     def run_id(self) -> str:
         return run_id(self)
 
-
-# Paper protocols per dataset (spec: "Training protocols"); digits is our CPU protocol.
-PROTOCOLS: dict[str, TrainConfig] = {
-    "cifar10": TrainConfig(
-        epochs=300,
-        cooldown_epochs=10,
-        batch_size=128,
-        lr=5e-4,
-        min_lr=1e-5,
-        warmup_epochs=20,
-        weight_decay=0.06,
-        label_smoothing=0.1,
-        mixup=0.5,
-        mixup_off_epoch=200,
-    ),
-    "cifar10_dvs": TrainConfig(
-        epochs=106,
-        batch_size=16,
-        lr=1e-3,
-        min_lr=1e-5,
-        warmup_epochs=10,
-        weight_decay=0.06,
-        label_smoothing=0.1,
-        mixup=0.5,
-        mixup_prob=0.5,
-        mixup_off_epoch=75,
-    ),
-    # The paper gives AdamW + cosine only; the rest follows its CIFAR10-DVS recipe, no mixup.
-    "dvs128_gesture": TrainConfig(
-        epochs=200,
-        batch_size=16,
-        lr=1e-3,
-        min_lr=1e-5,
-        warmup_epochs=10,
-        weight_decay=0.06,
-        label_smoothing=0.1,
-    ),
-    # CPU protocol, chosen so the bare ablation (12 runs) takes minutes: no warm-up (an untrained
-    # SNN is nearly silent and a warm-up epoch at 1e-5 only wastes a tenth of the budget).
-    "digits": TrainConfig(
-        epochs=8,
-        batch_size=32,
-        lr=5e-3,
-        min_lr=1e-5,
-        warmup_epochs=0,
-        weight_decay=0.01,
-        label_smoothing=0.0,
-    ),
-}
-PROTOCOLS["cifar100"] = PROTOCOLS["cifar10"]
-PROTOCOLS["digits16"] = PROTOCOLS["digits"]
-
-# The model preset that `dataset=X` (or `preset=paper`) means.
-PAPER_MODEL = {
-    "cifar10": "cifar10-4-384",
-    "cifar100": "cifar100-4-384",
-    "cifar10_dvs": "cifar10dvs-2-256",
-    "dvs128_gesture": "dvs128-2-256",
-    "digits": "digits-2-32",
-    "digits16": "digits16-2-32",
-}  # ImageNet models exist as presets; no loader yet
 
 MODEL_KEYS = [f.name for f in fields(ModelConfig)]
 SHORT_KEYS: dict[str, str] = {
@@ -176,6 +128,7 @@ SHORT_KEYS: dict[str, str] = {
     "seed": "seed",
     "device": "device",
     "preset": "preset",
+    "protocol": "protocol",
 }
 # Flags given as settings: the sentence names the flag (`workers=2` is not a loader setting).
 FLAGS = {
@@ -264,8 +217,7 @@ def check_device(device: str, amp: str) -> None:
         device.startswith("cuda:") and device[5:].isdigit()
     ):
         raise ConfigError(f"device={device!r} is not a device: use auto, cpu, cuda or cuda:N.")
-    on_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
-    if amp == "fp16" and on_cpu:
+    if amp == "fp16" and not on_cuda(device):
         raise ConfigError("amp=fp16 needs a CUDA GPU: use amp=bf16 (opt-in on CPU) or amp=none.")
 
 
@@ -310,11 +262,14 @@ def resolve(overrides: dict[str, Any]) -> RunConfig:
     """Build one RunConfig from single-valued canonical overrides (see `parse_overrides`).
 
     Order: the model preset (from `preset`, else the dataset's paper model), then the dataset's
-    training protocol, then every override. Registry names and model shapes are checked here,
-    so a bad value fails before any work starts. Short keys (`dim`) are accepted too."""
+    training protocol (`protocol`, else the dataset's default; bench/config/protocols.py: its
+    fp16 applies only where the device is CUDA), then every override. Registry names and model
+    shapes are checked here, so a bad value fails before any work starts. Short keys (`dim`)
+    are accepted too."""
     overrides = {canonical_key(k): v for k, v in overrides.items()}
     dataset = overrides.pop("data.name", None)
     preset_name = overrides.pop("preset", None)
+    protocol_name = overrides.pop("protocol", None)
     if preset_name in (None, "paper"):
         preset_name = PAPER_MODEL.get(dataset or "digits")
         if preset_name is None:
@@ -326,10 +281,16 @@ def resolve(overrides: dict[str, Any]) -> RunConfig:
     dataset = dataset or preset.dataset
     if dataset not in PAPER_MODEL:
         raise ConfigError(unknown_choice_message("dataset", dataset, list(PAPER_MODEL)))
-    shape_source = MODEL_PRESETS[PAPER_MODEL[dataset]].model
-    model = replace(preset.model, **{k: getattr(shape_source, k) for k in DATASET_FIXED})
+    shape = DATASETS.meta(dataset)
+    model = replace(preset.model, **{k: shape[k] for k in DATASET_FIXED})
+    try:
+        protocol = get_protocol(dataset, check_type(RunConfig, "protocol", protocol_name))
+    except UnknownNameError as err:
+        raise ConfigError(str(err)) from None
+    # the protocol's items go in as overrides the user's own replace
+    overrides = {**protocol.settings(on_cuda(str(overrides.get("device", "auto")))), **overrides}
     cfg = RunConfig(
-        model=model, data=DataConfig(name=dataset), train=PROTOCOLS[dataset], preset=preset_name
+        model=model, data=DataConfig(name=dataset), preset=preset_name, protocol=protocol.name
     )
     sections: dict[str, dict[str, Any]] = {"model": {}, "data": {}, "train": {}}
     top: dict[str, Any] = {}
@@ -364,5 +325,6 @@ def run_id(cfg: RunConfig) -> str:
     d = cfg.to_dict()
     d["data"] = {k: v for k, v in d["data"].items() if k not in ("root", "workers")}
     d.pop("device")
+    d.pop("protocol")  # a name for settings that are all in the id already
     blob = json.dumps(d, sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
