@@ -19,6 +19,10 @@ from spikingjelly.activation_based.op_counter import (
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from bench.config import resolve
+from bench.datasets import load_data
+from bench.energy import main
+from bench.figures_energy import energy_frame, plot_energy_components
 from components import ATTENTION, create_model
 from components.attention import SpikingSelfAttention
 from components.energy import (
@@ -460,8 +464,6 @@ def test_report_and_ladder_are_json_and_keep_the_record_keys():
 
 def fake_run(tmp_path, seed: int = 0):
     """A run folder as bench.train writes it: record.json with the config, checkpoint.pt."""
-    from bench.config import resolve
-
     cfg = resolve({"preset": "digits-1-32", "seed": seed})
     model = calibrated_digits()
     (tmp_path / "record.json").write_text(json.dumps({"config": cfg.to_dict()}))
@@ -470,9 +472,6 @@ def fake_run(tmp_path, seed: int = 0):
 
 
 def test_cli_recomputes_the_ladder_of_a_run(tmp_path, capsys):
-    from bench.datasets import load_data
-    from bench.energy import main
-
     cfg, model = fake_run(tmp_path)
     assert main([str(tmp_path), "--json", "--limit", "6", "split=test"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -488,8 +487,6 @@ def test_cli_recomputes_the_ladder_of_a_run(tmp_path, capsys):
 
 
 def test_cli_labels_every_line_of_an_untrained_preset(capsys):
-    from bench.energy import main
-
     assert main(["digits-1-32", "--calibrate-bn", "1", "--batch", "2"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) > len(LADDER)
@@ -497,8 +494,6 @@ def test_cli_labels_every_line_of_an_untrained_preset(capsys):
 
 
 def test_energy_frame_and_component_figure(tmp_path):
-    from bench.figures_energy import energy_frame, plot_energy_components
-
     records = []
     for variant, net, x in [("tiny", TinyNet(), TINY_X), ("linear", nn.Linear(4, 3), None)]:
         for seed in (0, 1):
