@@ -20,8 +20,14 @@ _CIFAR = dict(stage_blocks=(1, 1), stem="qkformer", merge="qkformer")
 
 def settings(dataset: str) -> dict[str, Any]:
     layout = _LAYOUT.get(dataset, _CIFAR)
+    # init: the authors' projections are Conv1d/Conv2d (PyTorch's default; head trunc-normal)
     return dict(
-        residual="sew", attention="ssa", early_attention="qk_token", qkv_bias=False, **layout
+        residual="sew",
+        attention="ssa",
+        early_attention="qk_token",
+        qkv_bias=False,
+        init="pytorch_default",
+        **layout,
     )
 
 

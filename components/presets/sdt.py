@@ -12,7 +12,12 @@ from components.presets.base import Family, ModelPreset, flat_widths
 
 
 def settings(dataset: str) -> dict[str, Any]:
-    return dict(stem="sps", residual="ms_pooled", attention="sdsa", qkv_bias=False)
+    # init: the authors' code draws every Conv2d (projections included) trunc-normal 0.02 and
+    # leaves the head at PyTorch's default; "trunc_normal" is the closest registered scheme
+    # (projections alike; stem convs and head differ)
+    return dict(
+        stem="sps", residual="ms_pooled", attention="sdsa", qkv_bias=False, init="trunc_normal"
+    )
 
 
 FAMILY = Family(

@@ -7,9 +7,14 @@ from typing import Any
 
 from components.presets.base import Family, ModelPreset, flat_widths
 
+# The authors' CIFAR projections are nn.Linear (trunc-normal 0.02), their DVS and ImageNet ones
+# Conv1d (PyTorch's default init): components/init.py.
+_CONV_PROJECTIONS = ("cifar10_dvs", "dvs128_gesture", "imagenet")
+
 
 def settings(dataset: str) -> dict[str, Any]:
-    return dict(stem="sps", residual="sew", attention="ssa")
+    init = "pytorch_default" if dataset in _CONV_PROJECTIONS else "trunc_normal"
+    return dict(stem="sps", residual="sew", attention="ssa", init=init)
 
 
 FAMILY = Family(

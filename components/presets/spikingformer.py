@@ -12,7 +12,15 @@ from components.presets.base import Family, ModelPreset, flat_widths
 
 
 def settings(dataset: str) -> dict[str, Any]:
-    return dict(stem="spikingformer", residual="ms_analog", attention="ssa", qkv_bias=False)
+    # init: the authors' projections are Conv1d/Conv2d (PyTorch's default init; only the head
+    # is an nn.Linear with trunc-normal 0.02)
+    return dict(
+        stem="spikingformer",
+        residual="ms_analog",
+        attention="ssa",
+        qkv_bias=False,
+        init="pytorch_default",
+    )
 
 
 FAMILY = Family(
