@@ -3,6 +3,7 @@ studies from their records (no training).
 
     python -m bench.plots                            # every study folder under results/
     python -m bench.plots results/published/<study>  # one study (committed ones included)
+    python -m bench.plots --latex results/<study>    # also results.tex and stats.tex
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.refresh import refresh
+from bench.report.latex import write_latex
 from bench.results import StudyError, load_study
 
 
@@ -38,6 +40,11 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("studies", nargs="*", help="study folders (results/<study>)")
+    parser.add_argument(
+        "--latex",
+        action="store_true",
+        help="also write results.tex and stats.tex (booktabs tables) into each study folder",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
@@ -53,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for d in dirs:
         written = refresh(d)
+        if args.latex:
+            written.update(write_latex(d))
         print(f"{d}:")
         for what, path in written.items():
             print(f"  {what:<28} {path}")

@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.figure import Figure
 
 from bench import stats
 from bench.config import resolve
+from bench.figures.cliques import _offsets, plot_cliques
+from bench.figures.common import set_variant_ticks
 from bench.refresh import refresh
 from bench.report.fmt import p_text
+from bench.report.pairing import pairing_mismatches
+from bench.results import load_study
 from bench.training.record import summarize
 
 TEST_SIZE = 360
@@ -270,3 +276,99 @@ def test_report_mcnemar_section(built: tuple[Path, dict[str, Path]]) -> None:
     assert row[1] == f"{TEST_SIZE * 9} (9 seeds)"
     assert row[-1].startswith(f"0: {p_text(_binom_two_sided(b, c))}, 1: ")
     assert stats.MCNEMAR_POOLING in part
+
+
+# ------------------------------------------------------------------------------- honest labels
+
+
+def test_report_budget_protocol_and_labels(built: tuple[Path, dict[str, Path]]) -> None:
+    _, written = built
+    report = written["report.md"].read_text()
+    assert "**CPU demonstration:**" in report and "scikit-learn's 8x8" in report
+    protocol = section(report, "## Protocol")
+    assert table_row(protocol, "preset")[1] == (
+        "digits-2-32 (overridden: model.attention=ssa/vsa/sdsa/qk_token, train.epochs=3)")
+    assert table_row(protocol, "train / validation / test samples")[1] == "1257 / 180 / 360"
+    budget = section(report, "## Budget and models")
+    assert "Every model got the same budget" in budget
+    vsa = table_row(budget, "attention=vsa")
+    assert vsa[1:5] == ["3", "cosine 0.005 -> 1e-05, 0 warm-up epoch(s)", "32",
+                        "9: 0, 1, 2, 3, 4, 6, 7, 8, 9"]
+    assert vsa[5] == "164,906"
+    header = table_row(budget, "variant")
+    assert header[-1] == "energy_paper (uJ)"  # 1.5e-6 J = 0.0015 mJ: printed in uJ
+    energy = [1e6 * ENERGY_J["vsa"] * (1 + 0.01 * s) for s in SEEDS if s != 5]
+    assert float(vsa[-1].split("±")[0]) == pytest.approx(np.mean(energy), abs=0.01)
+    results = section(report, "## Results")
+    assert "Descriptive columns (not tested)" in results and "gets no verdict" in results
+    assert "val_acc_pct" in results and "best_val_acc_over_epochs_pct" in results
+    env = section(report, "## Environment")
+    for package, version in VERSIONS.items():
+        assert table_row(env, package)[1] == version
+
+
+def test_pairing_check(built: tuple[Path, dict[str, Path]], tmp_path: Path) -> None:
+    study, written = built
+    part = section(written["report.md"].read_text(), "## Pairing check")
+    assert "Every variant of a seed shares the batch-order and input digests" in part
+    assert table_row(part, "3")[1:] == [
+        "4", "equal", "equal", "equal (4 model config(s), 4 distinct init digest(s))", "False"]
+    copy = tmp_path / "attn"
+    shutil.copytree(study, copy, ignore=shutil.ignore_patterns("plots"))
+    cells = json.loads((copy / "study.json").read_text())["runs"]
+    run_id = next(r for r, c in cells.items() if c == {"variant": "attention=vsa", "seed": 2})
+    rec_path = copy / "runs" / run_id / "record.json"
+    rec = json.loads(rec_path.read_text())
+    rec["pairing"]["batch_order"] = "another order"
+    rec_path.write_text(json.dumps(rec))
+    _, problems, missing = pairing_mismatches(load_study(copy))
+    assert missing == 0
+    assert problems == ["seed 2: the batch order digests differ between `attention=ssa`, "
+                        "`attention=sdsa`, `attention=qk_token`; `attention=vsa`"]
+
+
+# ------------------------------------------------------------------------------- figures
+
+
+def test_figures_paired_differences_first(built: tuple[Path, dict[str, Path]]) -> None:
+    study, written = built
+    plots = [k.removeprefix("plot:") for k in written if k.startswith("plot:")]
+    expected = ["paired_differences", *(f"seeds_{m}" for m in METRICS),
+                *(f"cliques_{m}" for m in METRICS), "learning_curves", "accuracy_vs_energy"]
+    assert plots == expected  # no throughput figure, no interaction plot (one swept key)
+    report = written["report.md"].read_text()
+    links = [line.split("](")[1].rstrip(")") for line in report.splitlines()
+             if line.startswith("![")]
+    assert links[0] == "plots/paired_differences.png"
+    assert all((study / link).is_file() for link in links)
+    assert "Wilcoxon-Holm cliques over mean ranks: test_acc_pct" in report
+    for key in (k for k in written if k.startswith("plot:")):
+        data = written[key].read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, key
+
+
+def test_many_variants_get_rotated_ticks() -> None:
+    fig = Figure()
+    ax = fig.add_subplot()
+    names = [f"attention=a{i} neuron=lif" for i in range(6)]
+    set_variant_ticks(ax, names, baseline=names[0])
+    labels = ax.get_xticklabels()
+    assert [lab.get_rotation() for lab in labels] == [30.0] * 6
+    assert labels[0].get_text().endswith("(baseline)")
+    ax2 = fig.add_subplot()
+    set_variant_ticks(ax2, names[:3])
+    assert [lab.get_rotation() for lab in ax2.get_xticklabels()] == [0.0] * 3
+
+
+def test_clique_diagram_keeps_ties_apart(tmp_path: Path) -> None:
+    cl = {"dataset": "digits", "metric": "acc", "alpha": 0.05, "n_blocks": 6, "friedman_p": 0.01,
+          "family_size": 6, "order": ["a", "b", "c", "d"],
+          "mean_ranks": {"a": 1.5, "b": 1.5, "c": 3.0, "d": 4.0}, "ties": [["a", "b"]],
+          "cliques": [{"members": ["a", "b"], "rank_low": 1.5, "rank_high": 1.5,
+                       "contiguous": True, "covers": []},
+                      {"members": ["b", "d"], "rank_low": 1.5, "rank_high": 4.0,
+                       "contiguous": False, "covers": ["c"]}]}
+    path = plot_cliques(cl, tmp_path / "cliques.png")
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    assert _offsets(cl["order"], cl["mean_ranks"]) == pytest.approx(
+        {"a": 1.475, "b": 1.525, "c": 3.0, "d": 4.0})

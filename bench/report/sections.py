@@ -3,6 +3,7 @@ failures, environment, and how to read the numbers."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from functools import lru_cache
 from typing import Any
@@ -32,6 +33,7 @@ __all__ = [
     "section_failures",
     "section_protocol",
     "section_results",
+    "results_rows",
 ]
 
 # Columns shown beside the tested metrics, never tested.
@@ -121,8 +123,8 @@ def section_compared(study: Study, runs: pd.DataFrame) -> str:
 
 @lru_cache(maxsize=32)
 def _preset_config(dataset: str, preset: str) -> dict[str, Any] | None:
-    try:
-        return resolve({"data.name": dataset, "preset": preset}).to_dict()
+    try:  # through JSON, as records store it (tuples become lists)
+        return json.loads(json.dumps(resolve({"data.name": dataset, "preset": preset}).to_dict()))
     except ValueError:  # a preset or dataset this installation does not know (a plugin's)
         return None
 
@@ -243,12 +245,15 @@ def section_budget(study: Study, runs: pd.DataFrame) -> str:
         energy.header,
     ]
     same = all(len({str(r[i]) for r in rows}) == 1 for i in (1, 2, 3))
-    seeds_same = len({r[4] for r in rows}) == 1
+    seeds = ", ".join(map(str, study.seeds)) or "as listed"
     verdict = (
-        "Every model got the same budget (epochs, schedule, batch size and seeds)."
-        if same and seeds_same
+        f"Every model got the same budget: the same epochs, schedule and batch size, on the "
+        f"same seeds ({seeds})."
+        if same
         else "The budgets differ between models (see the table): part of any gap is budget."
     )
+    if len({r[4] for r in rows}) > 1:
+        verdict += " Not every run finished (see the failed runs below)."
     stated = study.meta.get("budget") or {}
     if stated:
         verdict += (
@@ -266,7 +271,11 @@ def section_budget(study: Study, runs: pd.DataFrame) -> str:
     )
 
 
-def _results_table(study: Study, done: pd.DataFrame, metrics: list[str]) -> str:
+def results_rows(
+    study: Study, done: pd.DataFrame, metrics: list[str]
+) -> tuple[list[str], list[list[Any]], str]:
+    """(header, rows, legend) of the per-variant table: mean ± 95% t-CI half-width of each
+    metric in its shown unit."""
     summary = stats.summarize(done, metrics, by=["variant"])
     units = {m: display_unit(m, done[m]) for m in metrics}
     rows = []
@@ -278,7 +287,11 @@ def _results_table(study: Study, done: pd.DataFrame, metrics: list[str]) -> str:
             row.append(pm(u(s.loc[m, "mean"]), u((s.loc[m, "ci_high"] - s.loc[m, "ci_low"]) / 2)))
         rows.append(row)
     legend = "; ".join(f"`{units[m].header}`: {metric_label(m, units[m])}" for m in metrics)
-    header = ["variant", "n", *(units[m].header for m in metrics)]
+    return ["variant", "n", *(units[m].header for m in metrics)], rows, legend
+
+
+def _results_table(study: Study, done: pd.DataFrame, metrics: list[str]) -> str:
+    header, rows, legend = results_rows(study, done, metrics)
     return markdown_table(header, rows) + f"\n\nColumns: {legend}."
 
 

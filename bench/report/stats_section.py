@@ -15,7 +15,14 @@ from bench.report.fmt import markdown_table, num, p_text
 from bench.report.metrics import ALPHA, Unit, descriptive_only, display_unit, metric_label
 from bench.results import Study, stats_metrics
 
-__all__ = ["section_mcnemar", "section_pairwise", "section_stats", "short_verdict"]
+__all__ = [
+    "BASELINE_HEADER",
+    "baseline_rows",
+    "section_mcnemar",
+    "section_pairwise",
+    "section_stats",
+    "short_verdict",
+]
 
 
 def short_verdict(row: pd.Series | dict[str, Any]) -> str:
@@ -65,36 +72,36 @@ def _intro(study: Study, result: StudyStats) -> list[str]:
     return lines
 
 
-def _metric_table(sub: pd.DataFrame, unit: Unit) -> str:
-    rows = [
+BASELINE_HEADER = [
+    "variant",
+    "n pairs",
+    "diff [95% CI]",
+    "p Wilcoxon (Holm)",
+    "p t (Holm)",
+    "p TOST (Holm)",
+    "P(better / equiv. / worse)",
+    "d_z",
+    "verdict",
+]
+
+
+def baseline_rows(sub: pd.DataFrame, unit: Unit) -> list[list[Any]]:
+    """Rows (BASELINE_HEADER) of one metric's comparisons with the baseline, in `unit`."""
+    bayes = ("p_bayes_variant_better", "p_bayes_equivalent", "p_bayes_baseline_better")
+    return [
         [
             r["variant"],
-            r["n"],
+            int(r["n"]),
             _ci(r, unit),
             p_text(r["p_wilcoxon_holm"]),
             p_text(r["p_t_holm"]),
             p_text(r["p_tost_holm"]),
-            " / ".join(
-                p_text(r[c])
-                for c in ("p_bayes_variant_better", "p_bayes_equivalent", "p_bayes_baseline_better")
-            ),
+            " / ".join(p_text(r[c]) for c in bayes),
             num(r["d_z"], 3),
             short_verdict(r),
         ]
         for _, r in sub.iterrows()
     ]
-    header = [
-        "variant",
-        "n pairs",
-        "diff [95% CI]",
-        "p Wilcoxon (Holm)",
-        "p t (Holm)",
-        "p TOST (Holm)",
-        "P(better / equiv. / worse)",
-        "d_z",
-        "verdict",
-    ]
-    return markdown_table(header, rows)
 
 
 def section_stats(study: Study, result: StudyStats, runs: pd.DataFrame) -> str:
@@ -114,7 +121,7 @@ def section_stats(study: Study, result: StudyStats, runs: pd.DataFrame) -> str:
             f"### {metric} ({metric_label(metric, unit)}; {'higher' if hib else 'lower'} is "
             f"better; {_margin_text(margin, unit)})",
             "",
-            _metric_table(sub, unit),
+            markdown_table(BASELINE_HEADER, baseline_rows(sub, unit)),
             "",
             *[f"- {v}" for v in sub["verdict"]],
         ]
