@@ -283,3 +283,22 @@ def test_pytorch_default_of_linear_equals_conv1d_k1() -> None:
     conv = nn.Conv1d(256, 768, kernel_size=1)
     assert torch.equal(linear.weight, conv.weight[:, :, 0])
     assert torch.equal(linear.bias, conv.bias)
+
+
+# ---------------------------------------------------------------------------------------------
+# the GPU check
+
+
+def test_gpu_check_exits_cleanly_with_one_sentence_without_a_gpu(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
+    spec = importlib.util.spec_from_file_location("gpu_check", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert module.main([]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("No CUDA GPU is visible") and out.count(".") == 1 and "\n" not in out
