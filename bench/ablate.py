@@ -21,16 +21,26 @@ from pathlib import Path
 
 import optuna
 
-from bench.config import ConfigError
+from bench.config import ConfigError, RunConfig
 from bench.config.help import settings_help
 from bench.datasets import DataError, load_data
-from bench.engine import choose_workers, load_study, masked_command, open_storage, storage_kind
+from bench.engine import (
+    JOURNAL_NAME,
+    cell_status,
+    choose_workers,
+    load_study,
+    masked_command,
+    open_storage,
+    storage_kind,
+)
+from bench.estimate import LONG_CPU_HOURS, estimate_hours, format_hours
 from bench.plan import DEFAULT_SEEDS, AblationPlan, expand
 from bench.plugins import add_import_flag, load_plugins
 from bench.refresh import refresh
 from bench.runner import DIRECTIONS, run_cells, status_line
 from bench.studyfile import StudyFile, check_results_folder, check_study_name
 from bench.training import resolve_device
+from bench.training.environment import device_name
 from search_spaces.ablations import ABLATIONS
 
 # Compared by the statistics: runs.csv column -> higher is better. Throughput is descriptive
@@ -60,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--results", default="results", help="folder of study folders")
     parser.add_argument("--dry-run", action="store_true", help="print the runs, run nothing")
+    parser.add_argument(
+        "--yes", action="store_true", help=f"start a CPU study estimated above {LONG_CPU_HOURS:g} h"
+    )
     add_import_flag(parser)
     return parser
 
@@ -81,6 +94,35 @@ def _describe(plan: AblationPlan, study: str, study_dir: Path, storage: str | No
         f"'{plan.baseline}')."
     )
     print(f"Results: {study_dir}/ (storage: {storage_kind(storage)})")
+
+
+def _go_ahead(
+    cfg: RunConfig, data: dict, runs_left: int, workers: int, study_dir: Path, yes: bool
+) -> bool:
+    """Print the device, the data and the estimated wall time; a long CPU study needs --yes."""
+    device = resolve_device(cfg.device)
+    print(
+        f"Device: {device_name(device)}; data: {data.get('dataset')} "
+        f"({data.get('train_size')} train / {data.get('val_size')} val / "
+        f"{data.get('test_size')} test, {data.get('root')})."
+    )
+    if not runs_left:
+        return True
+    hours, how = estimate_hours(
+        cfg, runs_left, workers, int(data.get("train_size") or 0), study_dir
+    )
+    print(
+        f"Estimated wall time for {runs_left} runs on {workers} worker(s): about "
+        f"{format_hours(hours)} ({how})."
+    )
+    if device.type == "cpu" and hours > LONG_CPU_HOURS and not yes:
+        print(
+            f"error: this study would take about {format_hours(hours)} on this CPU; run it on "
+            "a GPU machine (device=cuda), or pass --yes to start it here anyway.",
+            file=sys.stderr,
+        )
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,8 +148,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     first = plan.first()
     try:  # missing or corrupt data: one sentence now, not one failed run per cell later
-        load_data(first.data.name, data_root=first.data.root, batch_size=1, T=first.model.T)
-        st = load_study(study, open_storage(args.storage, study_dir), directions=DIRECTIONS)
+        data = load_data(first.data.name, data_root=first.data.root, batch_size=1, T=first.model.T)
+        fresh = args.storage is None and not (study_dir / JOURNAL_NAME).exists()
+        st = (
+            None
+            if fresh
+            else load_study(study, open_storage(args.storage, study_dir), directions=DIRECTIONS)
+        )
+        left = cells if st is None else cell_status(st, [c.run_id for c in cells])["missing"]
+        if not _go_ahead(first, data.info, len(left), workers, study_dir, args.yes):
+            return 2
+        if st is None:  # nothing is written before the study is known to go ahead
+            st = load_study(study, open_storage(None, study_dir), directions=DIRECTIONS)
         info = StudyFile(
             kind="ablation",
             name=study,
@@ -124,9 +176,16 @@ def main(argv: list[str] | None = None) -> int:
             plugins=plugins,
         )
         info.merged_into(study_dir / "study.json").write(study_dir)
-        run_cells(
-            st, cells, study_dir, args.storage, workers, values=plan.variants, plugins=plugins
-        )
+        if left:
+            run_cells(
+                st, cells, study_dir, args.storage, workers, values=plan.variants, plugins=plugins
+            )
+        else:
+            print(
+                f"Study '{study}' is already complete ({len(cells)} of {len(cells)} runs); "
+                "its report is rebuilt below. To train again, pass --study NEW_NAME (or "
+                "--results DIR)."
+            )
     except (DataError, ValueError) as err:  # ConfigError, storage URLs, study mismatches
         print(f"error: {err}", file=sys.stderr)
         return 2
