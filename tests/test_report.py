@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
+import subprocess
+import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +24,19 @@ from matplotlib.figure import Figure
 
 from bench import stats
 from bench.config import resolve
+from bench.figures import pareto_front
 from bench.figures.cliques import _offsets, plot_cliques
 from bench.figures.common import set_variant_ticks
+from bench.figures.search import _data_range, plot_intermediate
+from bench.plots import main as plots_main
 from bench.refresh import refresh
-from bench.report.fmt import p_text
+from bench.report.fmt import num, p_text
+from bench.report.latex import latex_escape
 from bench.report.pairing import pairing_mismatches
-from bench.results import load_study
+from bench.results import StudyError, load_study
 from bench.training.record import summarize
 
+ROOT = Path(__file__).resolve().parents[1]
 TEST_SIZE = 360
 SEEDS = list(range(10))  # 9 pairs for vsa (one run fails): Holm over 6 pairs can reach 0.05
 BASE = "attention=ssa"
@@ -372,3 +381,143 @@ def test_clique_diagram_keeps_ties_apart(tmp_path: Path) -> None:
     assert path.read_bytes()[:4] == b"\x89PNG"
     assert _offsets(cl["order"], cl["mean_ranks"]) == pytest.approx(
         {"a": 1.475, "b": 1.525, "c": 3.0, "d": 4.0})
+
+
+# ------------------------------------------------------------------------------- factorial
+
+F_SEEDS = list(range(6))
+_LIF = [300, 305, 298, 310, 302, 307]
+F_CORRECT = {  # vsa costs accuracy under LIF, not under IF: an attention x neuron interaction
+    ("ssa", "lif"): _LIF,
+    ("vsa", "lif"): [a - d for a, d in zip(_LIF, [8, 10, 6, 12, 7, 9], strict=True)],
+    ("ssa", "if"): [a + d for a, d in zip(_LIF, [20, 18, 22, 19, 21, 17], strict=True)],
+}
+F_CORRECT["vsa", "if"] = [a + d for a, d in
+                          zip(F_CORRECT["ssa", "if"], [1, -1, 0, 2, -2, 1], strict=True)]
+
+
+def factorial_study(root: Path) -> Path:
+    variants, cells = {}, {}
+    for (att, neuron), counts in F_CORRECT.items():
+        label = f"attention={att} neuron={neuron}"
+        variants[label] = {"model.attention": att, "model.neuron": neuron}
+        for seed in F_SEEDS:
+            cells[label, seed] = make_record(variants[label], seed, counts[seed],
+                                             energy_j=ENERGY_J[att], attention=att)
+    return write_study(root, "factorial", variants, cells, F_SEEDS, ["attention", "neuron"])
+
+
+@pytest.fixture(scope="module")
+def factorial(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path]]:
+    study = factorial_study(tmp_path_factory.mktemp("results"))
+    return study, refresh(study)
+
+
+def test_factorial_section_and_interaction_plot(
+    factorial: tuple[Path, dict[str, Path]]
+) -> None:
+    _, written = factorial
+    known = pd.DataFrame([
+        {"variant": f"attention={a} neuron={n}", "seed": s, "attention": a, "neuron": n,
+         "test_acc_pct": 100 * c[s] / TEST_SIZE}
+        for (a, n), c in F_CORRECT.items() for s in F_SEEDS])
+    anova = stats.rm_anova(known, ["attention", "neuron"], "test_acc_pct").set_index("effect")
+    art = stats.art_anova(known, ["attention", "neuron"], "test_acc_pct").set_index("effect")
+    part = section(written["report.md"].read_text(), "## Factorial analysis")
+    assert stats.FACTORIAL_METHOD in part
+    acc = part.split("### test_acc_pct")[1].split("###")[0]
+    row = table_row(acc, "attention:neuron")
+    assert row[1] == "1, 5" and row[2] == num(anova.loc["attention:neuron", "F"], 3)
+    assert row[3] == p_text(anova.loc["attention:neuron", "p"])
+    assert row[7] == p_text(art.loc["attention:neuron", "p"])
+    assert anova.loc["attention:neuron", "p"] < 0.05  # the designed interaction is found
+    assert "the effect of attention depends on neuron" in acc
+    simple = table_row(acc.split("Simple effects")[1], "attention")  # attention within LIF
+    assert simple[1] == "neuron=lif" and simple[2] == "vsa - ssa" and simple[3] == "6"
+    diff = np.mean([-d for d in [8, 10, 6, 12, 7, 9]]) * 100 / TEST_SIZE
+    assert float(simple[4].split(" [")[0]) == pytest.approx(diff, rel=1e-3)
+    plots = [k for k in written if k.startswith("plot:interaction_")]
+    assert plots == [f"plot:interaction_{m}" for m in METRICS]
+    assert written["plot:interaction_test_acc_pct"].read_bytes()[:4] == b"\x89PNG"
+
+
+# ------------------------------------------------------------------------------- search, CLI
+
+
+def test_search_figures_on_the_datas_range(tmp_path: Path) -> None:
+    import optuna
+
+    study = tmp_path / "search"
+    study.mkdir()
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(study / "study.journal")))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    ostudy = optuna.create_study(study_name="search", storage=storage, direction="maximize",
+                                 sampler=optuna.samplers.RandomSampler(seed=0))
+
+    def objective(trial: optuna.Trial) -> float:
+        lr = trial.suggest_float("lr", 1e-4, 1e-2, log=True)
+        depth = trial.suggest_int("depth", 1, 4)
+        for step in range(3):
+            trial.report(90 + depth + math.log10(lr) + step, step)
+        return 90 + depth + math.log10(lr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ostudy.optimize(objective, n_trials=12)
+    (study / "study.json").write_text(json.dumps(
+        {"kind": "search", "name": "search", "command": "python -m bench.search --trials 12",
+         "dataset": "digits", "storage": "journal", "metrics": {"val_acc_pct": True}}))
+    written = refresh(study)
+    names = [k.removeprefix("plot:") for k in written if k.startswith("plot:")]
+    assert names[:3] == ["search_history", "search_intermediate", "search_importance"]
+    report = written["report.md"].read_text()
+    assert f"| {ostudy.best_trial.number} | {ostudy.best_value:.4g} |" in report
+    assert "## Pairing check" not in report and "## Budget" not in report
+    fig = Figure()
+    ax = fig.add_subplot()
+    _data_range(ax, np.array([t.value for t in ostudy.trials]))
+    lo, hi = ax.get_ylim()
+    values = [t.value for t in ostudy.trials]
+    assert lo < min(values) and hi > max(values) and hi - lo < 1.2 * (max(values) - min(values))
+    plot_intermediate(ostudy, tmp_path / "inter.png", "search")  # one legend entry per state
+
+
+def test_cli_latex_and_identical_outputs(
+    built: tuple[Path, dict[str, Path]], tmp_path: Path
+) -> None:
+    study, written = built
+    copy = tmp_path / "attn"
+    shutil.copytree(study, copy)
+    for name in ("runs.csv", "stats.csv", "report.md"):
+        (copy / name).unlink()
+    shutil.rmtree(copy / "plots")
+    res = subprocess.run([sys.executable, "-m", "bench.plots", "--latex", str(copy)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    for name in ("runs.csv", "stats.csv", "report.md"):
+        assert (copy / name).read_bytes() == written[name].read_bytes(), name
+    results, stats_tex = (copy / "results.tex").read_text(), (copy / "stats.tex").read_text()
+    for tex in (results, stats_tex):
+        assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex
+        assert "\\begin{tabular}" in tex and "\\end{table}" in tex
+    assert r"test\_acc\_pct" in results and r"$\pm$" in results
+    assert re.search(r"(?<!\\)_", results + stats_tex) is None  # every _ escaped
+    assert r"attention=vsa & 9 & " in stats_tex and r"95\% CI" in stats_tex
+    assert latex_escape("a_b & 5% {x} ~ #1 $") == r"a\_b \& 5\% \{x\} \textasciitilde{} \#1 \$"
+
+
+def test_missing_study_json_is_one_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(StudyError, match="has no study.json"):
+        load_study(tmp_path / "empty")
+    assert plots_main(["--latex", str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "has no study.json" in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_pareto_front() -> None:
+    pts = pd.DataFrame({"e": [1.0, 2.0, 3.0, 1.5], "acc": [90.0, 95.0, 94.0, 89.0]})
+    assert list(pareto_front(pts, "e", "acc").index) == [0, 1]
