@@ -1,4 +1,5 @@
-"""A throwaway PostgreSQL server for tests: initdb in a temporary folder, loopback only, trust auth.
+"""A throwaway PostgreSQL server for tests: initdb in a temporary folder, loopback only, trust auth
+(or, with a password, SCRAM over TCP for a role of its own, as a real deployment would have).
 
 PostgreSQL refuses to run as root, so when the tests run as root (containers, CI) the server runs
 as the `postgres` user if it exists, else `nobody`, with the temporary folder owned by that user.
@@ -16,8 +17,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import psycopg2
 import pytest
+from sqlalchemy.engine import make_url
 
 
 def _free_port() -> int:
@@ -47,14 +51,37 @@ def server_binary(name: str) -> str | None:
     found = shutil.which(name)
     if found:
         return found
-    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"),
-                        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob(f"*/bin/{name}"),
+        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,
+    )
     return str(candidates[-1]) if candidates else None
 
 
+def create_database(url: str, name: str) -> str:
+    """Create the empty database `name` on the server of `url` (as its user, who owns it) and
+    return the URL of the new database."""
+    parsed = make_url(url)
+    conn = psycopg2.connect(
+        host=parsed.host,
+        port=parsed.port,
+        user=parsed.username,
+        password=parsed.password,
+        dbname=parsed.database,
+    )
+    conn.autocommit = True  # CREATE DATABASE cannot run inside a transaction
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
 @contextmanager
-def postgres_server(database: str = "bench") -> Iterator[str]:
-    """Start a server, create `database`, yield its SQLAlchemy URL, stop and delete it after."""
+def postgres_server(database: str = "bench", password: str | None = None) -> Iterator[str]:
+    """Start a server, create `database`, yield its SQLAlchemy URL, stop and delete it after.
+
+    With `password`, TCP connections need it (SCRAM): the URL is that of role `bench` (allowed
+    to create databases) with the password percent-encoded, so any character may be in it."""
     initdb, pg_ctl = server_binary("initdb"), server_binary("pg_ctl")
     if initdb is None or pg_ctl is None:
         pytest.skip(
@@ -77,6 +104,13 @@ def postgres_server(database: str = "bench") -> Iterator[str]:
             log = logfile.read_text() if logfile.exists() else ""
             raise RuntimeError(f"{' '.join(args[:2])} failed:\n{done.stdout}{done.stderr}{log}")
 
+    auth = ["--auth=trust"]
+    if password is not None:
+        pwfile = root / "pwfile"
+        pwfile.write_text("postgres-admin\n")
+        if user is not None:
+            os.chown(pwfile, user.pw_uid, user.pw_gid)
+        auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"]
     try:
         run(
             [
@@ -85,7 +119,7 @@ def postgres_server(database: str = "bench") -> Iterator[str]:
                 str(data),
                 "-U",
                 "postgres",
-                "--auth=trust",
+                *auth,
                 "--no-sync",
                 "--locale=C",
                 "--encoding=UTF8",
@@ -97,14 +131,18 @@ def postgres_server(database: str = "bench") -> Iterator[str]:
         )
         run([pg_ctl, "-D", str(data), "-l", str(logfile), "-o", options, "-w", "-t", "60", "start"])
         started = True
-        import psycopg2
-
-        conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
+        # Set-up over the unix socket: trusted even when TCP needs a password.
+        conn = psycopg2.connect(host=str(root), port=port, user="postgres", dbname="postgres")
         conn.autocommit = True  # CREATE DATABASE cannot run inside a transaction
+        role = "postgres"
         with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{database}"')
+            if password is not None:
+                role = "bench"
+                cur.execute("CREATE ROLE bench LOGIN CREATEDB PASSWORD %s", (password,))
+            cur.execute(f'CREATE DATABASE "{database}" OWNER {role}')
         conn.close()
-        yield f"postgresql://postgres@127.0.0.1:{port}/{database}"
+        secret = f":{quote(password, safe='')}" if password is not None else ""
+        yield f"postgresql://{role}{secret}@127.0.0.1:{port}/{database}"
     finally:
         if started:
             subprocess.run(

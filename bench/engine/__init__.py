@@ -6,23 +6,41 @@ It knows nothing about models: it calls a function and stores what it returns.
 """
 
 from bench.engine.progress import StudyProgress, warnings_above_bars
-from bench.engine.queue import cell_progress, cell_status, enqueue_cells, run_queue
-from bench.engine.recovery import DEFAULT_MAX_RETRY, RetryStaleTrial
+from bench.engine.queue import (
+    cell_progress,
+    cell_status,
+    enqueue_cells,
+    finished_cells,
+    run_queue,
+    void_cell,
+)
+from bench.engine.recovery import (
+    DEFAULT_MAX_RETRY,
+    RetryStaleTrial,
+    describe_running,
+    grace_of,
+    running_elsewhere,
+)
 from bench.engine.sampled import budget_progress, budget_trials, run_sampled
 from bench.engine.samplers import PRUNERS, SAMPLERS, make_pruner, make_sampler
 from bench.engine.storage import (
+    DEFAULT_HEARTBEAT,
     JOURNAL_NAME,
+    check_fingerprint,
+    liveness,
     load_study,
     masked_command,
     open_existing_study,
     open_storage,
     public_url,
     storage_kind,
+    with_liveness,
 )
 from bench.engine.trials import AlreadyTrained
-from bench.engine.workers import choose_workers, start_workers, worker_setup
+from bench.engine.workers import choose_workers, interruptible, start_workers, worker_setup
 
 __all__ = [
+    "DEFAULT_HEARTBEAT",
     "DEFAULT_MAX_RETRY",
     "JOURNAL_NAME",
     "PRUNERS",
@@ -34,8 +52,14 @@ __all__ = [
     "budget_trials",
     "cell_progress",
     "cell_status",
+    "check_fingerprint",
     "choose_workers",
+    "describe_running",
     "enqueue_cells",
+    "finished_cells",
+    "grace_of",
+    "interruptible",
+    "liveness",
     "load_study",
     "make_pruner",
     "make_sampler",
@@ -43,10 +67,13 @@ __all__ = [
     "open_existing_study",
     "open_storage",
     "public_url",
+    "running_elsewhere",
     "run_queue",
     "run_sampled",
     "start_workers",
     "storage_kind",
+    "void_cell",
     "warnings_above_bars",
+    "with_liveness",
     "worker_setup",
 ]
