@@ -8,6 +8,8 @@ this or other machines, pop WAITING cells through the storage; exactly one wins 
 from __future__ import annotations
 
 import functools
+import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,10 +22,19 @@ from bench.engine.recovery import (
     DEFAULT_MAX_RETRY,
     SKIPPED,
     WORKER,
+    describe_running,
+    grace_of,
     recover_stale,
+    running_elsewhere,
+    void_trial,
+    voided,
     worker_tag,
 )
 from bench.engine.trials import execute, interrupted, json_roundtrip, skip
+
+log = logging.getLogger(__name__)
+
+WAIT_POLL = 10.0  # seconds between looks at cells that run elsewhere
 
 
 def enqueue_cells(
@@ -88,12 +99,24 @@ def _run_id(trial: FrozenTrial) -> str | None:
 def _cell_trials(
     study: optuna.Study, states: Sequence[TrialState] | None = None
 ) -> list[FrozenTrial]:
-    """Trials that stand for a cell: a run id, and not ended as a skipped duplicate."""
+    """Trials that stand for a cell: a run id, not ended as a skipped duplicate, not void."""
+    void = voided(study)
     return [
         t
         for t in study.get_trials(deepcopy=False, states=states)
-        if _run_id(t) is not None and SKIPPED not in t.system_attrs
+        if _run_id(t) is not None and SKIPPED not in t.system_attrs and t.number not in void
     ]
+
+
+def finished_cells(study: optuna.Study) -> dict[str, FrozenTrial]:
+    """The COMPLETE trial of each finished cell, by run id."""
+    return {_run_id(t): t for t in _cell_trials(study, states=(TrialState.COMPLETE,))}
+
+
+def void_cell(study: optuna.Study, trial: FrozenTrial, reason: str) -> None:
+    """Declare a COMPLETE cell's result void (its record is lost everywhere): the cell counts as
+    not run, and the next `enqueue_cells` queues it again."""
+    void_trial(study, trial.number, reason)
 
 
 # Which attempt speaks for a cell: a complete one, else one in progress, else a failure.
@@ -187,8 +210,15 @@ def run_queue(
     *,
     progress: StudyProgress | None = None,
     max_retry: int | None = DEFAULT_MAX_RETRY,
+    wait: bool = False,
+    poll: float = WAIT_POLL,
 ) -> int:
     """Run queued cells one at a time until none is waiting; return how many this worker ran.
+
+    With `wait`, a worker that finds no waiting cell while others run elsewhere waits for them
+    (polling every `poll` s): a cell whose worker dies is queued again once that is noticed
+    (heartbeat grace period, or at once on this machine) and run here, so the last worker alive
+    finishes the study instead of leaving a RUNNING trial behind.
 
     `run_cell(config, trial)` returns {"status": "complete"|"failed", "values": [float, ...],
     "metrics": {name: value}, "error": str|None}; metrics become user attributes. An exception in
@@ -196,12 +226,19 @@ def run_queue(
     and the worker goes on. KeyboardInterrupt fails the attempt, queues it again and re-raises.
     Before each pop, trials of dead workers are failed and queued again.
     """
-    ran = 0
+    ran, told = 0, False
     while True:
         recover_stale(study, max_retry)
         trial = _pop_cell(study)
         if trial is None:
-            return ran
+            running = running_elsewhere(study) if wait else []
+            if not running:
+                return ran
+            if not told and any(not r["here"] for r in running):
+                log.warning("%s; waiting for them.", describe_running(running, grace_of(study)))
+                told = True
+            time.sleep(poll)
+            continue
         try:
             frozen = study._storage.get_trial(trial._trial_id)
             run_id = _run_id(frozen)

@@ -18,7 +18,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import optuna
+import sqlalchemy
 from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages._rdb import models  # heartbeat ages: Optuna has no public accessor
 from optuna.trial import FrozenTrial, TrialState
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,9 @@ DEFAULT_MAX_RETRY = 3  # a trial whose worker died is queued again at most this 
 # System attributes owned by the engine (user attrs are for people and the dashboard).
 WORKER = "bench:worker"  # who runs a RUNNING trial: {"machine", "pid", "start"}
 SKIPPED = "bench:skipped"  # duplicate cell or over-budget trial, ended without running
+# Study system attribute, one per trial number: a COMPLETE trial whose run record was lost
+# everywhere; the cell counts as not run and is queued again (finished trials cannot change).
+VOID = "bench:void:"
 RETRY_OF = "bench:retry_of"  # number of the dead/interrupted attempt this trial replaces
 RETRY_HISTORY = "bench:retry_history"
 DUPLICATE_OF = "bench:duplicate_of"  # a sampled config answered from an earlier trial's result
@@ -153,6 +158,84 @@ def recover_stale(study: optuna.Study, max_retry: int | None) -> int:
             RetryStaleTrial(max_retry)(study, study._storage.get_trial(t._trial_id))
             recovered += 1
     return recovered
+
+
+def voided(study: optuna.Study) -> set[int]:
+    """Numbers of trials whose result was declared void (see `VOID`)."""
+    attrs = study._storage.get_study_system_attrs(study._study_id)
+    return {int(k[len(VOID) :]) for k in attrs if k.startswith(VOID)}
+
+
+def void_trial(study: optuna.Study, number: int, reason: str) -> None:
+    study._storage.set_study_system_attr(study._study_id, f"{VOID}{number}", reason)
+
+
+def heartbeat_ages(study: optuna.Study) -> dict[int, float]:
+    """Seconds since the last heartbeat of each RUNNING trial, by trial number, measured by the
+    database's own clock (machines' clocks may differ); {} for storages without heartbeats."""
+    storage = study._storage
+    if _heartbeat_interval(study) is None or not hasattr(storage, "scoped_session"):
+        return {}
+    session = storage.scoped_session()
+    try:
+        now = session.execute(sqlalchemy.func.now()).scalar().replace(tzinfo=None)
+        rows = (
+            session.query(models.TrialModel.number, models.TrialHeartbeatModel.heartbeat)
+            .join(models.TrialHeartbeatModel)
+            .filter(models.TrialModel.study_id == study._study_id)
+            .filter(models.TrialModel.state == TrialState.RUNNING)
+            .all()
+        )
+    finally:
+        session.close()
+    return {number: (now - beat).total_seconds() for number, beat in rows}
+
+
+def running_elsewhere(study: optuna.Study) -> list[dict[str, Any]]:
+    """RUNNING trials that another process runs (here or on another machine): their number, run
+    id, host and pid, and the age of their last heartbeat in seconds (None without one)."""
+    ages = heartbeat_ages(study)
+    out = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        tag = t.system_attrs.get(WORKER) or {}
+        if tag.get("machine") == MACHINE and tag.get("pid") == os.getpid():
+            continue
+        host = str(tag.get("machine", "?")).split("|", 1)[0]
+        out.append(
+            {
+                "number": t.number,
+                "run_id": t.user_attrs.get("run_id"),
+                "host": host,
+                "pid": tag.get("pid"),
+                "here": tag.get("machine") == MACHINE,
+                "beat_age": ages.get(t.number),
+            }
+        )
+    return out
+
+
+def describe_running(running: list[dict[str, Any]], grace: int | None = None) -> str:
+    """'2 running elsewhere, last heartbeat 40 s ago (a worker silent for 120 s is taken for
+    dead)' or '1 running in another process on this machine (pid 123)'."""
+    if not running:
+        return ""
+    ages = [r["beat_age"] for r in running if r["beat_age"] is not None]
+    if ages:
+        text = f"{len(running)} running elsewhere, last heartbeat {min(ages):.0f} s ago"
+        return text + (f" (a worker silent for {grace} s is taken for dead)" if grace else "")
+    pids = ", ".join(str(r["pid"]) for r in running if r["here"])
+    hosts = sorted({r["host"] for r in running if not r["here"]})
+    where = [f"in another process on this machine (pid {pids})"] if pids else []
+    where += [f"on {', '.join(hosts)}"] if hosts else []
+    return f"{len(running)} running {' and '.join(where)}"
+
+
+def grace_of(study: optuna.Study) -> int | None:
+    """Seconds of silence after which a worker on another machine is taken for dead."""
+    interval = _heartbeat_interval(study)
+    if interval is None:
+        return None
+    return getattr(study._storage, "grace_period", None) or 2 * interval
 
 
 def _heartbeat_interval(study: optuna.Study) -> int | None:
