@@ -2,12 +2,14 @@
 workers, train each popped cell into the study folder, and say how the study stands.
 
 The queue holds no paths: each worker trains into the study folder of the machine it runs on,
-so the same study can be worked on from several machines.
+so the same study can be worked on from several machines; each record is published to the
+study's artifact store (bench.records) as soon as it is written, so every machine can read it.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +19,14 @@ from bench.config import RunConfig
 from bench.engine import (
     cell_progress,
     cell_status,
+    describe_running,
     enqueue_cells,
+    grace_of,
+    interruptible,
     load_study,
     open_storage,
     run_queue,
+    running_elsewhere,
     start_workers,
     warnings_above_bars,
     worker_setup,
@@ -28,16 +34,23 @@ from bench.engine import (
 from bench.engine.workers import threads_per_worker
 from bench.plan import Cell
 from bench.plugins import load_plugins
-from bench.training import train_run
+from bench.records import RecordStore, heal
+from bench.training import load_record, train_run
+from bench.training.state import set_aside_finished_checkpoint
 
-__all__ = ["DIRECTIONS", "run_cell", "run_cells", "status_line"]
+__all__ = ["DIRECTIONS", "exit_code", "run_cell", "run_cells", "status_line"]
+
+log = logging.getLogger(__name__)
 
 DIRECTIONS = ["maximize"]  # an ablation trial's value: the run's final test accuracy
 
 
-def run_cell(payload: dict[str, Any], trial: optuna.Trial, study_dir: str) -> dict[str, Any]:
-    """Train one (variant, seed) cell. The trial carries the swept settings as params and the
-    validation accuracy per epoch, so optuna-dashboard can plot ablations too."""
+def run_cell(
+    payload: dict[str, Any], trial: optuna.Trial, study_dir: str, artifacts: str | None = None
+) -> dict[str, Any]:
+    """Train one (variant, seed) cell and publish its record to the store at `artifacts`. The
+    trial carries the swept settings as params and the validation accuracy per epoch, so
+    optuna-dashboard can plot ablations too."""
     cfg = RunConfig.from_dict(payload["run"])
     for name, choices in (payload.get("choices") or {}).items():
         trial.suggest_categorical(name, choices)  # the enqueued value (a fixed param)
@@ -47,8 +60,13 @@ def run_cell(payload: dict[str, Any], trial: optuna.Trial, study_dir: str) -> di
             trial.report(row["val_acc"], epoch)
 
     out = Path(study_dir) / "runs" / cfg.run_id
+    done = load_record(out)
+    if done is None or done.get("status") != "complete":  # a lost record: train it again
+        set_aside_finished_checkpoint(out, cfg.train.epochs + cfg.train.cooldown_epochs)
     tags = {"study": payload["study"], "variant": payload["variant"]}
     record = train_run(cfg, out, quiet=True, on_epoch=report, tags=tags)
+    if artifacts is not None:
+        _publish(trial.study, Path(study_dir), artifacts, cfg.run_id)
     metrics = record.get("metrics", {})
     return {
         "status": "complete" if record["status"] == "complete" else "failed",
@@ -58,16 +76,28 @@ def run_cell(payload: dict[str, Any], trial: optuna.Trial, study_dir: str) -> di
     }
 
 
+def _publish(study: optuna.Study, study_dir: Path, artifacts: str, run_id: str) -> None:
+    """Upload a fresh record; a store that fails costs the upload only (the report's sync
+    retries it), never the run."""
+    try:
+        RecordStore(study, study_dir, artifacts).publish(run_id)
+    except (OSError, ValueError) as err:
+        log.warning("run %s: its record could not be published to %s: %s", run_id, artifacts, err)
+
+
 PLUGINS_ATTR = "plugins"  # study user attribute: modules every worker imports before popping
 
 
-def cell_worker(storage: str | None, study_dir: str, study: str, threads: int) -> int:
+def cell_worker(
+    storage: str | None, study_dir: str, study: str, threads: int, artifacts: str | None = None
+) -> int:
     """Entry point of one worker process: import the study's plugins, then pop and train cells
-    until none is waiting."""
+    until none is waiting here or running elsewhere."""
     worker_setup(threads)
     st = load_study(study, open_storage(storage, Path(study_dir)), directions=DIRECTIONS)
     load_plugins(st.user_attrs.get(PLUGINS_ATTR, []))
-    return run_queue(st, functools.partial(run_cell, study_dir=study_dir))
+    call = functools.partial(run_cell, study_dir=study_dir, artifacts=artifacts)
+    return run_queue(st, call, wait=True)
 
 
 def run_cells(
@@ -78,10 +108,13 @@ def run_cells(
     workers: int,
     values: dict[str, dict[str, Any]] | None = None,
     plugins: list[str] | None = None,
+    artifacts: str | None = None,
 ) -> None:
     """Queue every cell once (its variant's swept `values` become Optuna params, so
     optuna-dashboard can plot an ablation), then work through the queue: here, or in `workers`
-    processes while this one draws the progress bar."""
+    processes while this one draws the progress bar. Cells running elsewhere are waited for;
+    SIGTERM stops the work like Ctrl-C (KeyboardInterrupt, the trials queued again)."""
+    heal(st, study_dir, artifacts)
     known = st.user_attrs.get(PLUGINS_ATTR, [])
     load_plugins(known)  # a study started elsewhere with plugins: this machine needs them too
     if plugins and set(plugins) - set(known):
@@ -102,17 +135,19 @@ def run_cells(
         payloads.append(payload)
     added = enqueue_cells(st, payloads)
     print(f"Queued {added} new runs; {len(cells) - added} were already queued or done.")
+    running = running_elsewhere(st)
+    if running:
+        print(f"{describe_running(running, grace_of(st))}; this machine waits for them.")
     progress = cell_progress(st)
     try:
-        with warnings_above_bars():
+        with warnings_above_bars(), interruptible():
             if workers == 1:
-                run_queue(
-                    st, functools.partial(run_cell, study_dir=str(study_dir)), progress=progress
-                )
+                call = functools.partial(run_cell, study_dir=str(study_dir), artifacts=artifacts)
+                run_queue(st, call, progress=progress, wait=True)
                 return
             threads = threads_per_worker(workers)
             print(f"Starting {workers} worker processes ({threads} thread(s) each).")
-            args = (storage, str(study_dir), st.study_name, threads)
+            args = (storage, str(study_dir), st.study_name, threads, artifacts)
             codes = start_workers(workers, cell_worker, args, progress=progress)
         if any(codes):
             print(f"warning: worker exit codes {codes}")
@@ -121,11 +156,20 @@ def run_cells(
 
 
 def status_line(st: optuna.Study, cells: list[Cell]) -> str:
-    """'12 of 12 runs complete.' (with failures and runs still running elsewhere)."""
+    """'12 of 12 runs complete.', with failures, and runs still running elsewhere with the age
+    of their last heartbeat."""
     status = cell_status(st, [c.run_id for c in cells])
     text = f"{status['complete']} of {len(cells)} runs complete"
     if status["failed"]:
         text += f", {status['failed']} failed"
-    if status["running"]:
-        text += f", {status['running']} running elsewhere"
+    running = running_elsewhere(st)
+    if running:
+        text += f", {describe_running(running, grace_of(st))}"
+    elif status["running"]:
+        text += f", {status['running']} running"
     return text + "."
+
+
+def exit_code(st: optuna.Study, cells: list[Cell]) -> int:
+    """0 when every cell is complete, else 1 (failed, missing, or still running elsewhere)."""
+    return 0 if not cell_status(st, [c.run_id for c in cells])["missing"] else 1

@@ -1,14 +1,17 @@
 """What a run leaves on disk: its checkpoint (each epoch, with RNG states) and its record.
 
 A checkpoint that cannot be read is set aside (renamed with the reason) and the run starts over,
-so one bad file never fails a cell on every rerun.
+so one bad file never fails a cell on every rerun. A write that fails (disk full, no permission)
+raises `DiskError`, whose message is one sentence naming the file and the fix.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -21,10 +24,13 @@ from bench.files import atomic_write, write_json
 __all__ = [
     "CHECKPOINT",
     "RECORD",
+    "DiskError",
+    "disk_error",
     "load_checkpoint",
     "load_record",
     "rng_state",
     "save_checkpoint",
+    "set_aside_finished_checkpoint",
     "set_rng_state",
     "tensor_digest",
     "write_record",
@@ -34,6 +40,24 @@ log = logging.getLogger(__name__)
 
 RECORD = "record.json"
 CHECKPOINT = "checkpoint.pt"
+
+
+class DiskError(OSError):
+    """A run's file could not be written; the message says which and what to do."""
+
+
+def disk_error(path: Path, err: OSError) -> DiskError:
+    """`err` writing `path` as one sentence: disk full, no permission, or the OS's words."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "free space on that disk (or pass --results on another one)"
+    elif err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = "make the folder writable (or pass --results with one you can write to)"
+    else:
+        fix = "check that disk"
+    why = err.strerror or type(err).__name__
+    out = DiskError(f"cannot write {path} ({why}); {fix}, then rerun the same command.")
+    out.errno = err.errno  # str() stays the sentence alone
+    return out
 
 
 def rng_state() -> dict:
@@ -55,7 +79,16 @@ def set_rng_state(s: dict) -> None:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    atomic_write(path, lambda f: torch.save(state, f), binary=True)
+    try:
+        atomic_write(path, lambda f: torch.save(state, f), binary=True)
+    except DiskError:
+        raise
+    except OSError as err:
+        raise disk_error(path, err) from None
+    except RuntimeError as err:  # torch wraps a failed write ("PytorchStreamWriter failed ...")
+        if "write" not in str(err).lower():
+            raise
+        raise disk_error(path, OSError(errno.EIO, str(err).splitlines()[0])) from None
 
 
 def load_checkpoint(path: Path, device: torch.device, run_id: str) -> dict[str, Any] | None:
@@ -90,7 +123,28 @@ def load_record(out_dir: Path) -> dict | None:
 
 
 def write_record(out_dir: Path, record: dict[str, Any]) -> Path:
-    return write_json(Path(out_dir) / RECORD, record)
+    path = Path(out_dir) / RECORD
+    try:
+        return write_json(path, record)
+    except OSError as err:
+        raise disk_error(path, err) from None
+
+
+def set_aside_finished_checkpoint(out_dir: Path, total_epochs: int) -> bool:
+    """Rename the checkpoint of a run that already reached `total_epochs` (its record was lost)
+    to checkpoint.pt.record-lost, so the run trains again instead of resuming past its end."""
+    path = Path(out_dir) / CHECKPOINT
+    if not path.exists():
+        return False
+    try:
+        epoch = torch.load(path, map_location="cpu", weights_only=True).get("epoch")
+    except Exception:  # unreadable: load_checkpoint sets it aside with the reason
+        return False
+    if not isinstance(epoch, int) or epoch < total_epochs:
+        return False
+    os.replace(path, path.with_name(path.name + ".record-lost"))
+    log.warning("run %s: record lost after its last epoch; training it again.", out_dir.name)
+    return True
 
 
 def tensor_digest(h: Any, *tensors: torch.Tensor) -> None:
