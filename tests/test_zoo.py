@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import timm
 import torch
 from torch import nn
 
@@ -258,8 +259,6 @@ def test_a_fresh_interpreter_gets_timm_models_and_plugin_neurons_from_the_packag
 
 
 def test_timm_names_and_errors() -> None:
-    import timm
-
     assert {re.sub("_", "-", n) for n in timm.list_models("sdt_*")} == {
         n for n, p in MODEL_PRESETS.items() if p.family == "sdt"
     }
