@@ -14,6 +14,7 @@ files) or `gs://BUCKET` (google-cloud-storage; application default credentials).
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import logging
 import socket
@@ -39,6 +40,7 @@ from bench.training.state import RECORD, load_record
 
 __all__ = [
     "ARTIFACTS_ATTR",
+    "add_storage_flags",
     "RecordStore",
     "SyncResult",
     "artifacts_location",
@@ -57,6 +59,28 @@ _RANK = {"complete": 2, "pruned": 1}
 def _rank(status: Any, finished: Any) -> tuple[int, str]:
     """Which of two records of one run wins: complete, then pruned, then the later one."""
     return _RANK.get(status, 0), str(finished or "")
+
+
+def add_storage_flags(parser: argparse.ArgumentParser) -> None:
+    """--artifacts, --heartbeat and --grace, shared by the commands that train."""
+    parser.add_argument(
+        "--artifacts",
+        help="where run records are shared: a folder every machine reads, s3://BUCKET or "
+        "gs://BUCKET (default with --storage: <results>/<study>/artifacts)",
+    )
+    parser.add_argument(
+        "--heartbeat",
+        type=int,
+        default=None,
+        help="seconds between a worker's heartbeats in a PostgreSQL study (default 60)",
+    )
+    parser.add_argument(
+        "--grace",
+        type=int,
+        default=None,
+        help="seconds of silence after which a worker is taken for dead and its run queued "
+        "again (default twice the heartbeat)",
+    )
 
 
 def artifacts_location(

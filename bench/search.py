@@ -31,17 +31,22 @@ from bench.confirm import run_confirm
 from bench.engine import (
     PRUNERS,
     SAMPLERS,
+    check_fingerprint,
     choose_workers,
+    describe_liveness,
+    interruptible,
     make_pruner,
     make_sampler,
     masked_command,
-    open_storage,
     storage_kind,
+    with_liveness,
 )
 from bench.engine.workers import threads_per_worker
-from bench.objective import OBJECTIVES, SearchPlan, run_search
+from bench.objective import OBJECTIVES, SearchPlan, open_search, run_search
 from bench.plugins import add_import_flag, load_plugins
+from bench.records import add_storage_flags
 from bench.refresh import refresh
+from bench.results import load_study
 from bench.studyfile import StudyFile, check_results_folder, check_study_name
 from bench.training import resolve_device
 from search_spaces.spaces import SPACES, get_space
@@ -119,7 +124,7 @@ def make_plan(args: argparse.Namespace, plugins: list[str] | None = None) -> Sea
     return SearchPlan(
         study=study,
         study_dir=str(Path(args.results) / study),
-        storage=args.storage,
+        storage=with_liveness(args.storage, args.heartbeat, args.grace),
         space=args.space,
         pinned=pinned,
         fixed=fixed,
@@ -192,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--results", default="results", help="folder of study folders")
     p.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
+    add_storage_flags(p)
     add_import_flag(p)
     return p
 
@@ -238,6 +244,13 @@ def _print_plan(plan: SearchPlan, args: argparse.Namespace) -> None:
             f"-> {plan.study_dir}-confirm/"
         )
     print(f"Results: {plan.study_dir}/ (storage: {storage_kind(plan.storage)})")
+    print(describe_liveness(plan.storage))
+
+
+def _incomplete(study_dir: Path) -> bool:
+    """Whether a confirmation ended with a cell failed or missing (exit status 1)."""
+    study = load_study(study_dir)
+    return bool(study.missing) or any(r.get("status") != "complete" for r in study.records)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,20 +270,25 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     study_dir = Path(plan.study_dir)
     st = None
+    stored = {"storage": plan.storage, "artifacts": args.artifacts}
     try:
-        st = run_search_and_file(plan, args, argv)
-        written = refresh(study_dir)
-        print(f"Search done in {(time.perf_counter() - started) / 60:.1f} min.")
-        cdir = (
-            run_confirm(st, plan, args.confirm_seeds, Path(args.results), plan.workers)
-            if args.confirm_seeds
-            else None
-        )
-        if cdir is not None:
-            print(f"Confirmation report: {refresh(cdir)['report.md']}")
+        with interruptible():  # SIGTERM stops the search like Ctrl-C
+            st = run_search_and_file(plan, args, argv)
+            written = refresh(study_dir, **stored)
+            print(f"Search done in {(time.perf_counter() - started) / 60:.1f} min.")
+            cdir = (
+                run_confirm(st, plan, args.confirm_seeds, Path(args.results), plan.workers)
+                if args.confirm_seeds
+                else None
+            )
+            if cdir is not None:
+                print(f"Confirmation report: {refresh(cdir, **stored)['report.md']}")
     except ValueError as err:  # ConfigError, storage URLs, study mismatches: one sentence
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # disk full, no permission: bench.training.state.DiskError
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(
             "\ninterrupted: finished trials and runs are stored; rerun the same command to "
@@ -282,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Plots:  {study_dir / 'plots'}/")
     where = storage_kind(plan.storage) if plan.storage else study_dir / "study.journal"
     print(f"Dashboard: optuna-dashboard {where}")
-    return 0
+    return 1 if cdir is not None and _incomplete(cdir) else 0
 
 
 def run_search_and_file(
@@ -290,7 +308,8 @@ def run_search_and_file(
 ) -> optuna.Study:
     study_dir = Path(plan.study_dir)
     info = study_file(plan, args, argv).merged_into(study_dir / "study.json")
-    open_storage(plan.storage, study_dir)  # a bad URL fails before anything is written
+    # A bad URL, or a study of this name with other settings, fails before anything is written.
+    check_fingerprint(open_search(plan), info.fingerprint)
     info.write(study_dir)
     return run_search(plan)
 

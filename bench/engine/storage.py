@@ -30,6 +30,7 @@ __all__ = [
     "FINGERPRINT_ATTR",
     "JOURNAL_NAME",
     "check_fingerprint",
+    "describe_liveness",
     "liveness",
     "load_study",
     "masked_command",
@@ -74,8 +75,15 @@ def masked_command(words: list[str]) -> str:
 
 
 def storage_kind(url: str | None) -> str:
-    """'journal' or the URL without its password: what study files and reports may show."""
-    return "journal" if url is None else public_url(url)
+    """'journal' or the URL without its password and liveness settings: what study files,
+    reports and optuna-dashboard may be given."""
+    if url is None:
+        return "journal"
+    try:
+        bare = _parse(url).difference_update_query(_LIVENESS_KEYS)
+    except ValueError:
+        return public_url(url)
+    return public_url(bare.render_as_string(hide_password=False))
 
 
 def with_liveness(url: str | None, heartbeat: int | None, grace: int | None) -> str | None:
@@ -94,6 +102,20 @@ def with_liveness(url: str | None, heartbeat: int | None, grace: int | None) -> 
     query = {k: str(v) for k, v in (("heartbeat", heartbeat), ("grace", grace)) if v is not None}
     parsed = _parse(url)
     return parsed.update_query_dict(query).render_as_string(hide_password=False)
+
+
+def describe_liveness(url: str | None) -> str:
+    """The line every command prints about how dead workers are noticed."""
+    beat = liveness(url)
+    if beat is None:
+        return (
+            "Liveness: workers on this machine share a journal; the run of one that dies is "
+            "queued again at once."
+        )
+    return (
+        f"Liveness: heartbeat every {beat[0]} s; a worker silent for {beat[1]} s is taken for "
+        "dead and its run queued again (--heartbeat S, --grace S)."
+    )
 
 
 def liveness(url: str | None) -> tuple[int, int] | None:
