@@ -6,6 +6,7 @@ import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,32 @@ def _means(df: pd.DataFrame, x: str, y: str, variants: list[str]) -> dict[str, p
     }
 
 
+def _mean_marker(
+    ax: Any, s: dict[str, pd.DataFrame], v: str, xy: tuple[str, str], color: Any, base: bool
+) -> None:
+    """A variant's mean with its 95% t-CI in both directions (bars once there are 2 seeds)."""
+
+    def err(col: str) -> np.ndarray | None:
+        m = s["mean"].loc[v, col]
+        e = np.array([[m - s["ci_low"].loc[v, col]], [s["ci_high"].loc[v, col] - m]])
+        return None if np.isnan(e).any() else e
+
+    x, y = xy
+    ax.errorbar(
+        s["mean"].loc[v, x],
+        s["mean"].loc[v, y],
+        xerr=err(x),
+        yerr=err(y),
+        fmt="*" if base else "o",
+        ms=12 if base else 7,
+        color=color,
+        capsize=3,
+        mec="black",
+        mew=0.6,
+        label=f"{v} (baseline)" if base else str(v),
+    )
+
+
 def plot_accuracy_energy(
     runs: pd.DataFrame,
     path: Path,
@@ -64,11 +91,6 @@ def plot_accuracy_energy(
     s = _means(df, x, y, variants)
     many = len(variants) > 12  # a search: one run per variant, no legend of every trial
 
-    def err(v: str, col: str) -> np.ndarray | None:
-        m = s["mean"].loc[v, col]
-        e = np.array([[m - s["ci_low"].loc[v, col]], [s["ci_high"].loc[v, col] - m]])
-        return None if np.isnan(e).any() else e
-
     with style():
         fig = Figure(figsize=(6.4, 4.6), layout="constrained")
         ax = fig.add_subplot()
@@ -76,19 +98,7 @@ def plot_accuracy_energy(
             d = df[df["variant"] == v]
             ax.scatter(d[x], d[y], s=14, alpha=0.35, color="0.4" if many else colors[v], lw=0)
             if not many:
-                ax.errorbar(
-                    s["mean"].loc[v, x],
-                    s["mean"].loc[v, y],
-                    xerr=err(v, x),
-                    yerr=err(v, y),
-                    fmt="*" if v == baseline else "o",
-                    ms=12 if v == baseline else 7,
-                    color=colors[v],
-                    capsize=3,
-                    mec="black",
-                    mew=0.6,
-                    label=f"{v} (baseline)" if v == baseline else str(v),
-                )
+                _mean_marker(ax, s, v, (x, y), colors[v], v == baseline)
         front = pareto_front(s["mean"].reset_index(), x, y)
         ax.plot(
             front[x],

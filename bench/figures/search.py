@@ -70,8 +70,8 @@ def plot_history(ostudy: optuna.Study, path: Path, title: str) -> Path | None:
 
 
 def plot_intermediate(ostudy: optuna.Study, path: Path, title: str) -> Path | None:
-    """Every trial's reported values per step as a thin line coloured by its final state; the
-    legend names the states, not the trials."""
+    """Every trial's reported values per step as a thin line coloured by its final state, its
+    last value marked (x: where it was pruned); the legend names the states, not the trials."""
     trials = [t for t in ostudy.trials if t.intermediate_values]
     if not trials:
         return None
@@ -83,7 +83,11 @@ def plot_intermediate(ostudy: optuna.Study, path: Path, title: str) -> Path | No
             steps = sorted(t.intermediate_values)
             ys = [t.intermediate_values[s] for s in steps]
             values += ys
-            ax.plot(steps, ys, color=_STATE_COLORS.get(t.state, "0.6"), lw=0.8, alpha=0.45)
+            color = _STATE_COLORS.get(t.state, "0.6")
+            ax.plot(steps, ys, color=color, lw=0.8, alpha=0.45)
+            # the last reported value marked, so a trial pruned at its first step still shows
+            pruned = t.state == TrialState.PRUNED
+            ax.scatter(steps[-1:], ys[-1:], color=color, s=14, marker="x" if pruned else "o")
         counts = {s: sum(t.state == s for t in trials) for s in _STATE_COLORS}
         other = len(trials) - sum(counts.values())
         handles = [

@@ -33,6 +33,45 @@ log = logging.getLogger(__name__)
 _VERDICT_COLORS = {"better": "tab:green", "worse": "tab:red", "equivalent": "tab:blue"}
 
 
+def _seed_points(
+    ax: Any, df: pd.DataFrame, variants: list[Any], summary: pd.DataFrame, baseline: Any
+) -> None:
+    """Seeds joined across variants, jittered seed dots, mean and CI beside them."""
+    x = {v: i for i, v in enumerate(variants)}
+    colors = palette(variants)
+    for _, grp in df.groupby("seed"):  # paired seeds: do the variants move together?
+        grp = grp.assign(_x=grp["variant"].map(x)).sort_values("_x")
+        ax.plot(grp["_x"], grp["_y"], color="0.75", lw=0.7, zorder=1)
+    rng = np.random.default_rng(0)  # fixed jitter: regenerated plots are identical
+    for v in variants:
+        vals = df.loc[df["variant"] == v, "_y"].to_numpy(float)
+        ax.scatter(
+            x[v] + rng.uniform(-0.06, 0.06, len(vals)),
+            vals,
+            s=22,
+            color=colors[v],
+            alpha=0.8,
+            zorder=2,
+            edgecolor="white",
+            linewidth=0.5,
+        )
+        s = summary.loc[v]
+        err = np.array([[s["mean"] - s["ci_low"]], [s["ci_high"] - s["mean"]]])
+        ax.errorbar(
+            x[v] + 0.22,
+            s["mean"],
+            yerr=None if np.isnan(err).any() else err,
+            fmt="D" if v == baseline else "o",
+            color="black",
+            ms=6,
+            capsize=4,
+            zorder=3,
+        )
+    if baseline in x:
+        ax.axvspan(x[baseline] - 0.4, x[baseline] + 0.4, color="0.92", zorder=0)
+        ax.axhline(summary.loc[baseline, "mean"], color=BASELINE_COLOR, lw=0.8, ls="--", zorder=0)
+
+
 def plot_seeds(
     runs: pd.DataFrame,
     metric: str,
@@ -50,45 +89,11 @@ def plot_seeds(
     unit = display_unit(metric, df[metric])
     df = df.assign(_y=df[metric].map(unit))
     variants = present(variants, df["variant"])
-    x = {v: i for i, v in enumerate(variants)}
     summary = stats.summarize(df, ["_y"], by=["variant"]).set_index("variant")
-    colors = palette(variants)
     with style():
         fig = Figure(figsize=(max(4.0, 1.1 * len(variants) + 2), 4.2), layout="constrained")
         ax = fig.add_subplot()
-        for _, grp in df.groupby("seed"):  # paired seeds: do the variants move together?
-            grp = grp.assign(_x=grp["variant"].map(x)).sort_values("_x")
-            ax.plot(grp["_x"], grp["_y"], color="0.75", lw=0.7, zorder=1)
-        rng = np.random.default_rng(0)  # fixed jitter: regenerated plots are identical
-        for v in variants:
-            vals = df.loc[df["variant"] == v, "_y"].to_numpy(float)
-            ax.scatter(
-                x[v] + rng.uniform(-0.06, 0.06, len(vals)),
-                vals,
-                s=22,
-                color=colors[v],
-                alpha=0.8,
-                zorder=2,
-                edgecolor="white",
-                linewidth=0.5,
-            )
-            s = summary.loc[v]
-            err = np.array([[s["mean"] - s["ci_low"]], [s["ci_high"] - s["mean"]]])
-            ax.errorbar(
-                x[v] + 0.22,
-                s["mean"],
-                yerr=None if np.isnan(err).any() else err,
-                fmt="D" if v == baseline else "o",
-                color="black",
-                ms=6,
-                capsize=4,
-                zorder=3,
-            )
-        if baseline in x:
-            ax.axvspan(x[baseline] - 0.4, x[baseline] + 0.4, color="0.92", zorder=0)
-            ax.axhline(
-                summary.loc[baseline, "mean"], color=BASELINE_COLOR, lw=0.8, ls="--", zorder=0
-            )
+        _seed_points(ax, df, variants, summary, baseline)
         set_variant_ticks(ax, variants, baseline)
         ax.set_xlim(-0.6, len(variants) - 0.4)
         ax.set_ylabel(metric_label(metric, unit))
