@@ -27,17 +27,21 @@ from bench.datasets import DataError, load_data
 from bench.engine import (
     JOURNAL_NAME,
     cell_status,
+    check_fingerprint,
     choose_workers,
+    describe_liveness,
     load_study,
     masked_command,
     open_storage,
     storage_kind,
+    with_liveness,
 )
 from bench.estimate import LONG_CPU_HOURS, estimate_hours, format_hours
 from bench.plan import DEFAULT_SEEDS, AblationPlan, expand
 from bench.plugins import add_import_flag, load_plugins
+from bench.records import add_storage_flags, heal, records_location
 from bench.refresh import refresh
-from bench.runner import DIRECTIONS, run_cells, status_line
+from bench.runner import DIRECTIONS, exit_code, run_cells, status_line
 from bench.studyfile import StudyFile, check_results_folder, check_study_name
 from bench.training import resolve_device
 from bench.training.environment import device_name
@@ -73,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--yes", action="store_true", help=f"start a CPU study estimated above {LONG_CPU_HOURS:g} h"
     )
+    add_storage_flags(parser)
     add_import_flag(parser)
     return parser
 
@@ -88,12 +93,14 @@ def _check(plan: AblationPlan, args: argparse.Namespace) -> tuple[str, Path, int
 def _describe(plan: AblationPlan, study: str, study_dir: Path, storage: str | None) -> None:
     first = plan.first()
     n = len(plan.variants) * len(plan.seeds)
+    epochs = first.train.epochs + first.train.cooldown_epochs
     print(
         f"Ablation '{study}': {len(plan.variants)} variants x {len(plan.seeds)} seeds = {n} runs "
-        f"on {first.data.name} (model {first.preset}, {first.train.epochs} epochs, baseline "
-        f"'{plan.baseline}')."
+        f"on {first.data.name} (model {first.preset}, protocol {first.protocol}, {epochs} epochs, "
+        f"baseline '{plan.baseline}')."
     )
     print(f"Results: {study_dir}/ (storage: {storage_kind(storage)})")
+    print(describe_liveness(storage))
 
 
 def _go_ahead(
@@ -137,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         plugins = load_plugins(args.plugins)
         plan = expand(args.overrides)
         study, study_dir, workers = _check(plan, args)
+        args.storage = with_liveness(args.storage, args.heartbeat, args.grace)
         cells = plan.cells()
     except (ConfigError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -155,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             if fresh
             else load_study(study, open_storage(args.storage, study_dir), directions=DIRECTIONS)
         )
+        if st is not None:  # finished cells whose record is lost everywhere: queued again
+            heal(st, study_dir, records_location(bool(args.storage), args.artifacts, study_dir, st))
         left = cells if st is None else cell_status(st, [c.run_id for c in cells])["missing"]
         if not _go_ahead(first, data.info, len(left), workers, study_dir, args.yes):
             return 2
@@ -175,10 +185,19 @@ def main(argv: list[str] | None = None) -> int:
             runs={c.run_id: {"variant": c.variant, "seed": c.seed} for c in cells},
             plugins=plugins,
         )
+        check_fingerprint(st, info.fingerprint)  # another machine's study of this name
         info.merged_into(study_dir / "study.json").write(study_dir)
+        artifacts = records_location(bool(args.storage), args.artifacts, study_dir, st)
         if left:
             run_cells(
-                st, cells, study_dir, args.storage, workers, values=plan.variants, plugins=plugins
+                st,
+                cells,
+                study_dir,
+                args.storage,
+                workers,
+                values=plan.variants,
+                plugins=plugins,
+                artifacts=artifacts,
             )
         else:
             print(
@@ -195,12 +214,16 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-    written = refresh(study_dir)
+    try:
+        written = refresh(study_dir, storage=args.storage, artifacts=artifacts)
+    except OSError as err:  # disk full, no permission: one sentence (DiskError)
+        print(f"{status_line(st, cells)}\nerror: {err}", file=sys.stderr)
+        return 1
     print(status_line(st, cells))
     print(f"Done in {(time.perf_counter() - started) / 60:.1f} min.")
     print(f"Report: {written['report.md']}")
     print(f"Plots:  {study_dir / 'plots'}/")
-    return 0
+    return exit_code(st, cells)
 
 
 if __name__ == "__main__":

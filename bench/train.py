@@ -54,9 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         dist.init_process_group(backend)
     out = Path(args.out) if args.out else Path("runs") / cfg.run_id
     if rank == 0:
+        epochs = cfg.train.epochs + cfg.train.cooldown_epochs
         print(
-            f"Training {cfg.preset} on {cfg.data.name} ({cfg.train.epochs} epochs, seed "
-            f"{cfg.seed}, {world} process{'es' if world > 1 else ''}) -> {out}"
+            f"Training {cfg.preset} on {cfg.data.name} (protocol {cfg.protocol}, {epochs} epochs, "
+            f"seed {cfg.seed}, {world} process{'es' if world > 1 else ''}) -> {out}"
         )
     try:
         record = train_run(cfg, out, quiet=args.quiet)

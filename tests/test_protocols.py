@@ -16,7 +16,7 @@ from bench.config import ConfigError, RunConfig, TrainConfig, resolve
 from bench.config.protocols import PROTOCOLS, departures
 from bench.datasets import load_data
 from bench.datasets.transforms import RANDAUGMENT_OPS
-from bench.training.run import _build, _load
+from bench.training.run import build, load_run_data
 from components.model import Spikformer
 
 # The authors' recipes, written out by hand from their configs and scripts (sources in
@@ -77,7 +77,11 @@ def test_the_paper_total_epochs_are_the_papers() -> None:
     total = {ds: PAPER_TRAIN[ds].epochs + PAPER_TRAIN[ds].cooldown_epochs for ds in PAPER_TRAIN}
     # spec, training protocols: CIFAR 300 (+10 cooldown), CIFAR10-DVS 106, DVS128 200, ImageNet 310
     assert [total[d] for d in ("cifar10", "cifar10_dvs", "dvs128_gesture", "imagenet")] == [
-        310, 106, 200, 310]
+        310,
+        106,
+        200,
+        310,
+    ]
 
 
 def test_every_paper_item_has_a_source_and_every_training_setting_is_given() -> None:
@@ -115,9 +119,16 @@ def test_overrides_win_and_are_listed_as_departures() -> None:
 def test_suite_protocol_is_opt_in_and_named() -> None:
     cfg = resolve({"data.name": "cifar10_dvs", "protocol": "suite", "device": "cuda"})
     assert (cfg.protocol, cfg.train.epochs, cfg.train.cooldown_epochs, cfg.train.amp) == (
-        "suite", 106, 0, "none")
+        "suite",
+        106,
+        0,
+        "none",
+    )
     assert (cfg.data.drop_last, cfg.data.augment_order, cfg.model.init) == (
-        False, "timm", "trunc_normal")
+        False,
+        "timm",
+        "trunc_normal",
+    )
     assert resolve({"data.name": "cifar10"}).protocol == "paper"
 
 
@@ -177,7 +188,7 @@ def test_schedule_lr_at_chosen_epochs(dataset: str, hand: dict[int, float]) -> N
     for epoch, lr in hand.items():  # the hand table and the formula agree
         assert _lr(epoch, paper) == pytest.approx(lr, rel=1e-6)
     cfg = replace(resolve({"data.name": "digits", "preset": "digits-1-32"}), train=paper)
-    built = _build(cfg, load_data("digits", batch_size=16), torch.device("cpu"), 1)
+    built = build(cfg, load_data("digits", batch_size=16), torch.device("cpu"), 1)
     for epoch, lr in hand.items():  # the run sets epoch e's LR with scheduler.step(e)
         built.scheduler.step(epoch)
         assert built.trainer.optimizer.param_groups[0]["lr"] == pytest.approx(lr, rel=1e-6)
@@ -198,7 +209,7 @@ def test_paper_cifar_run_drops_the_last_batch_and_mixes_uint8(cifar_root: Path) 
     base = {"data.name": "cifar10", "data_root": str(cifar_root), "batch_size": 16}
     for drop, n_batches, last in ((True, 5, 16), (None, 5, 16), (False, 6, 10)):
         overrides = base if drop is None else {**base, "data.drop_last": drop}
-        data = _load(resolve(overrides), 1, 0)
+        data = load_run_data(resolve(overrides), 1, 0)
         # 100 images, 1 per class held out for validation: 90 = 5 x 16 + 10
         assert data.info["train_size"] == 90 and data.info["drop_last"] is (drop is not False)
         sizes = [len(y) for _, y in data.train]
@@ -221,15 +232,18 @@ def test_paper_cifar_run_draws_only_the_authors_randaugment_ops(
 
     monkeypatch.setattr(aa.AugmentOp, "__call__", record)
     cfg = resolve({"data.name": "cifar10", "data_root": str(cifar_root), "batch_size": 16})
-    data = _load(cfg, 1, 0)
+    data = load_run_data(cfg, 1, 0)
     assert data.info["randaugment_ops"] == cfg.data.randaugment_ops == "authors"
     samples = data.train.dataset
     for epoch in range(200):  # one fixed image, 200 seeded draws of n=1 op
         samples.epoch = epoch
         samples[0]
     assert len(drawn) == 200
-    assert set(drawn) == set(RANDAUGMENT_OPS["authors"]) == {
-        "Equalize", "Rotate", "ShearX", "TranslateXRel", "TranslateYRel"}
+    assert (
+        set(drawn)
+        == set(RANDAUGMENT_OPS["authors"])
+        == {"Equalize", "Rotate", "ShearX", "TranslateXRel", "TranslateYRel"}
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import sys
 
 from bench.config import ConfigError, parse_overrides, resolve
 from bench.config.help import settings_help
+from bench.config.protocols import departures
 from bench.plugins import add_import_flag, load_plugins
 
 
@@ -31,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(json.dumps({"run_id": cfg.run_id, **cfg.to_dict()}, indent=1))
+    print(
+        json.dumps({"run_id": cfg.run_id, **cfg.to_dict(), "departures": departures(cfg)}, indent=1)
+    )
     return 0
 
 

@@ -21,7 +21,8 @@ from timm.optim import create_optimizer_v2
 from timm.scheduler import CosineLRScheduler
 from tqdm.auto import tqdm
 
-from bench.config import ConfigError, RunConfig
+from bench.config import ConfigError, RunConfig, TrainConfig
+from bench.config.protocols import departures
 from bench.datasets import DataBundle, DataError, load_data
 from bench.training.environment import (
     device_name,
@@ -45,7 +46,7 @@ from bench.training.steps import Digests, RunFailed, Trainer, evaluate, train_ep
 from components.energy import EnergyMeter
 from components.model import Spikformer, count_params
 
-__all__ = ["StopRun", "train_run"]
+__all__ = ["StopRun", "build", "load_run_data", "make_scheduler", "train_run"]
 
 OnEpoch = Callable[[int, dict[str, Any]], None]
 
@@ -108,7 +109,8 @@ def train_run(
     return record
 
 
-def _load(cfg: RunConfig, world: int, rank: int) -> DataBundle:
+def load_run_data(cfg: RunConfig, world: int = 1, rank: int = 0) -> DataBundle:
+    """The run's data, checked against its model's input shape and classes."""
     t = cfg.train
     if world > 1 and t.batch_size % world:
         raise ConfigError(f"batch_size={t.batch_size} must be divisible by the {world} processes.")
@@ -160,6 +162,19 @@ class _BatchStep:
         return self.augment(x, y, epoch=epoch, step=step, seed=self.seed)
 
 
+def make_scheduler(optimizer: torch.optim.Optimizer, t: TrainConfig) -> CosineLRScheduler:
+    """Cosine over `epochs` (warm-up inside it, as the authors' timm setup), then `min_lr` for
+    the cooldown epochs."""
+    return CosineLRScheduler(
+        optimizer,
+        t_initial=t.epochs,
+        lr_min=t.min_lr,
+        warmup_t=t.warmup_epochs,
+        warmup_lr_init=t.warmup_lr,
+        warmup_prefix=False,
+    )
+
+
 @dataclass
 class _Built:
     trainer: Trainer
@@ -167,7 +182,8 @@ class _Built:
     model: torch.nn.Module  # what runs the forward (DDP-wrapped when distributed)
 
 
-def _build(cfg: RunConfig, data: DataBundle, device: torch.device, world: int) -> _Built:
+def build(cfg: RunConfig, data: DataBundle, device: torch.device, world: int = 1) -> _Built:
+    """Model, optimizer, scheduler, loss and batch augmentation of a run, seeded."""
     t = cfg.train
     seed_everything(cfg.seed)  # fixes the initial weights
     net = Spikformer(cfg.model).to(device)
@@ -176,14 +192,7 @@ def _build(cfg: RunConfig, data: DataBundle, device: torch.device, world: int) -
         ids = [device.index] if device.type == "cuda" else None
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=ids)
     optimizer = create_optimizer_v2(net, "adamw", lr=t.lr, weight_decay=t.weight_decay)
-    scheduler = CosineLRScheduler(
-        optimizer,
-        t_initial=t.epochs,
-        lr_min=t.min_lr,
-        warmup_t=t.warmup_epochs,
-        warmup_lr_init=t.warmup_lr,
-        warmup_prefix=False,
-    )
+    scheduler = make_scheduler(optimizer, t)
     hard = torch.nn.CrossEntropyLoss(label_smoothing=t.label_smoothing)
     soft = SoftTargetCrossEntropy()
 
@@ -246,9 +255,10 @@ def _fit(
     on_epoch: OnEpoch | None,
 ) -> None:
     rank, world, _ = distributed_env()
-    data = _load(cfg, world, rank)
+    data = load_run_data(cfg, world, rank)
     record["data"] = data.info
-    b = _build(cfg, data, device, world)
+    record["protocol"] = {"name": cfg.protocol, "departures": departures(cfg)}
+    b = build(cfg, data, device, world)
     record["params"] = count_params(b.trainer.net)
     record["pairing"] = {"init": state_digest(b.trainer.net), "augment": data.info.get("augment")}
     history, start = _resume(b, out_dir, cfg, record)
