@@ -33,7 +33,7 @@ from bench.refresh import refresh
 from bench.report.fmt import num, p_text
 from bench.report.latex import latex_escape
 from bench.report.pairing import pairing_mismatches
-from bench.results import StudyError, load_study
+from bench.results import Study, StudyError, load_study
 from bench.training.record import summarize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -321,7 +321,8 @@ def test_pairing_check(built: tuple[Path, dict[str, Path]], tmp_path: Path) -> N
     part = section(written["report.md"].read_text(), "## Pairing check")
     assert "Every variant of a seed shares the batch-order and input digests" in part
     assert table_row(part, "3")[1:] == [
-        "4", "equal", "equal", "equal (4 model config(s), 4 distinct init digest(s))", "False"]
+        "4", "equal", "equal", "not compared: each run has its own model config (4 digests)",
+        "False"]
     copy = tmp_path / "attn"
     shutil.copytree(study, copy, ignore=shutil.ignore_patterns("plots"))
     cells = json.loads((copy / "study.json").read_text())["runs"]
@@ -334,6 +335,13 @@ def test_pairing_check(built: tuple[Path, dict[str, Path]], tmp_path: Path) -> N
     assert missing == 0
     assert problems == ["seed 2: the batch order digests differ between `attention=ssa`, "
                         "`attention=sdsa`, `attention=qk_token`; `attention=vsa`"]
+    # two variants with one model config (a training setting swept) must share their init
+    recs = [{"variant": v, "seed": 0, "status": "complete", "config": {"model": {"dim": 8}},
+             "pairing": {"init": init, "batch_order": "b", "inputs": "x", "augment": True}}
+            for v, init in (("lr=1", "i1"), ("lr=2", "i2"))]
+    rows, problems, _ = pairing_mismatches(Study(tmp_path, {"kind": "ablation"}, recs))
+    assert problems == ["seed 0: `lr=1`, `lr=2` have the same model config but different init"]
+    assert rows[0][4] == "differs within a model config" and rows[0][5] == "True"
 
 
 # ------------------------------------------------------------------------------- figures

@@ -45,10 +45,12 @@ def _seed_check(seed: Any, recs: list[dict[str, Any]]) -> tuple[list[str], list[
         names = ", ".join(f"`{r['variant']}`" for r in g)
         problems.append(f"seed {seed}: {names} have the same model config but different init")
     n_init = len(_groups(recs, "init"))
-    cells.append(
-        ("equal" if not bad_init else "differs")
-        + f" ({len(by_arch)} model config(s), {n_init} distinct init digest(s))"
-    )
+    if bad_init:
+        cells.append("differs within a model config")
+    elif all(len(g) < 2 for g in by_arch.values()):
+        cells.append(f"not compared: each run has its own model config ({n_init} digests)")
+    else:
+        cells.append(f"equal within each of {len(by_arch)} model configs ({n_init} digests)")
     augment = sorted({str((r.get("pairing") or {}).get("augment")) for r in recs})
     cells.append(", ".join(augment))
     return [str(seed), str(len(recs)), *cells], problems
@@ -97,7 +99,7 @@ def section_pairing(study: Study) -> str:
         )
     if missing:
         lines += ["", f"{missing} finished record(s) carry no pairing digests and are not checked."]
-    header = ["seed", "runs", "batch order", "inputs", "init (same model config)", "augment"]
+    header = ["seed", "runs", "batch order", "inputs", "initial weights", "augment applied"]
     lines += [
         "",
         markdown_table(header, rows),

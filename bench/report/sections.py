@@ -58,7 +58,7 @@ _PROTOCOL = [
     ("weight decay", ("train", "weight_decay")),
     ("label smoothing", ("train", "label_smoothing")),
     ("amp", ("train", "amp")),
-    ("augment", ("data", "augment")),
+    ("augment (setting)", ("data", "augment")),
     ("time steps T", ("model", "T")),
     ("neuron", ("model", "neuron")),
     ("attention", ("model", "attention")),
