@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import optuna
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
@@ -453,8 +454,6 @@ def test_factorial_section_and_interaction_plot(
 
 
 def test_search_figures_on_the_datas_range(tmp_path: Path) -> None:
-    import optuna
-
     study = tmp_path / "search"
     study.mkdir()
     storage = optuna.storages.JournalStorage(
