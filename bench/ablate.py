@@ -103,6 +103,24 @@ def _describe(plan: AblationPlan, study: str, study_dir: Path, storage: str | No
     print(describe_liveness(storage))
 
 
+def parse_margins(items: list[str]) -> dict[str, float]:
+    """['test_acc_pct=0.5'] -> {'test_acc_pct': 0.5}; one sentence for anything else."""
+    out = {}
+    for item in items:
+        column, _, value = item.partition("=")
+        try:
+            margin = float(value)
+        except ValueError:
+            margin = -1.0
+        if column not in METRICS or margin <= 0:
+            raise ConfigError(
+                f"--margin {item}: write COLUMN=VALUE with a positive value and a "
+                f"compared column ({', '.join(METRICS)})."
+            )
+        out[column] = margin
+    return out
+
+
 def _go_ahead(
     cfg: RunConfig, data: dict, runs_left: int, workers: int, study_dir: Path, yes: bool
 ) -> bool:
@@ -142,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # the CLI prints its own summary
     try:
         plugins = load_plugins(args.plugins)
+        margins = parse_margins(args.margin)
         plan = expand(args.overrides)
         study, study_dir, workers = _check(plan, args)
         args.storage = with_liveness(args.storage, args.heartbeat, args.grace)
@@ -163,8 +182,6 @@ def main(argv: list[str] | None = None) -> int:
             if fresh
             else load_study(study, open_storage(args.storage, study_dir), directions=DIRECTIONS)
         )
-        if st is not None:  # finished cells whose record is lost everywhere: queued again
-            heal(st, study_dir, records_location(bool(args.storage), args.artifacts, study_dir, st))
         left = cells if st is None else cell_status(st, [c.run_id for c in cells])["missing"]
         if not _go_ahead(first, data.info, len(left), workers, study_dir, args.yes):
             return 2
@@ -188,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         check_fingerprint(st, info.fingerprint)  # another machine's study of this name
         info.merged_into(study_dir / "study.json").write(study_dir)
         artifacts = records_location(bool(args.storage), args.artifacts, study_dir, st)
+        if heal(st, study_dir, artifacts):  # finished cells whose record is lost everywhere
+            left = cell_status(st, [c.run_id for c in cells])["missing"]
         if left:
             run_cells(
                 st,

@@ -75,7 +75,7 @@ def refresh(
     path = study.path / "runs.csv"
     if _try("runs.csv", path, lambda: write_runs_csv(study, runs), None):
         written["runs.csv"] = path
-    result = compute_stats(study, runs)
+    result = compute_stats(study, runs, margins=study.meta.get("margins") or None)
     path = study.path / "stats.csv"
     if _try("stats.csv", path, lambda: write_stats_csv(study, result), None):
         written["stats.csv"] = path
@@ -91,7 +91,7 @@ def refresh(
         plots = _try(
             "the plots",
             study.path / "plots",
-            lambda: plot_study(study, runs, curves_frame(study), ostudy),
+            lambda: plot_study(study, runs, curves_frame(study), ostudy, result=result),
             [],
         )
     written.update({f"plot:{p.stem}": p for p in plots})

@@ -66,7 +66,6 @@ DEFAULT_METRICS: dict[str, bool] = {
     "test_acc_pct": True,
     "energy_paper_mj": False,
     "sops_paper_m": False,
-    "train_img_per_s": True,
 }
 
 # Axis labels with units, shared by plots and report.

@@ -53,13 +53,11 @@ def winners(ostudy: optuna.Study) -> list[FrozenTrial]:
     if not feasible:
         return []
     copy = optuna.create_study(directions=ostudy.directions)
-    copy.add_trials(feasible)
+    copy.add_trials(feasible)  # the copy numbers them 0..n-1 in this order
     if len(ostudy.directions) == 1:
-        best = copy.best_trial  # ties: the earliest trial
-        return [next(t for t in feasible if t.number == best.number)]
+        return [feasible[copy.best_trial.number]]  # ties: the earliest trial
     unique: dict[tuple[float, ...], FrozenTrial] = {}
-    numbers = {t.number for t in copy.best_trials}
-    for t in sorted((t for t in feasible if t.number in numbers), key=lambda t: t.number):
+    for t in sorted((feasible[b.number] for b in copy.best_trials), key=lambda t: t.number):
         unique.setdefault(tuple(t.values), t)
     maximize = ostudy.directions[0] == optuna.study.StudyDirection.MAXIMIZE
     return sorted(unique.values(), key=lambda t: t.values[0], reverse=maximize)

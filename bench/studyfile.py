@@ -85,6 +85,7 @@ class StudyFile:
     storage: str = "journal"  # or the URL without its password
     plugins: list[str] = field(default_factory=list)
     metrics: dict[str, bool] = field(default_factory=dict)  # runs.csv column -> higher is better
+    margins: dict[str, float] = field(default_factory=dict)  # equivalence margin per column
     # ablations
     baseline: str | None = None
     sweep_keys: list[str] = field(default_factory=list)
