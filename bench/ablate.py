@@ -77,6 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--yes", action="store_true", help=f"start a CPU study estimated above {LONG_CPU_HOURS:g} h"
     )
+    parser.add_argument(
+        "--margin",
+        action="append",
+        default=[],
+        metavar="COLUMN=VALUE",
+        help="equivalence margin of a compared column (default: 1 point of "
+        "accuracy, test_acc_pct=1.0); repeatable",
+    )
     add_storage_flags(parser)
     add_import_flag(parser)
     return parser
@@ -201,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             seeds=plan.seeds,
             runs={c.run_id: {"variant": c.variant, "seed": c.seed} for c in cells},
             plugins=plugins,
+            margins=margins,
         )
         check_fingerprint(st, info.fingerprint)  # another machine's study of this name
         info.merged_into(study_dir / "study.json").write(study_dir)
