@@ -173,7 +173,7 @@ def void_trial(study: optuna.Study, number: int, reason: str) -> None:
 def heartbeat_ages(study: optuna.Study) -> dict[int, float]:
     """Seconds since the last heartbeat of each RUNNING trial, by trial number, measured by the
     database's own clock (machines' clocks may differ); {} for storages without heartbeats."""
-    storage = study._storage
+    storage = _backend(study)
     if _heartbeat_interval(study) is None or not hasattr(storage, "scoped_session"):
         return {}
     session = storage.scoped_session()
@@ -235,7 +235,12 @@ def grace_of(study: optuna.Study) -> int | None:
     interval = _heartbeat_interval(study)
     if interval is None:
         return None
-    return getattr(study._storage, "grace_period", None) or 2 * interval
+    return getattr(_backend(study), "grace_period", None) or 2 * interval
+
+
+def _backend(study: optuna.Study) -> Any:
+    """The RDBStorage under Optuna's cache wrapper (its settings are not proxied)."""
+    return getattr(study._storage, "_backend", study._storage)
 
 
 def _heartbeat_interval(study: optuna.Study) -> int | None:
