@@ -61,6 +61,15 @@ def _rank(status: Any, finished: Any) -> tuple[int, str]:
     return _RANK.get(status, 0), str(finished or "")
 
 
+def _study_attrs(study: optuna.Study) -> dict[str, Any]:
+    """The study's system attributes (Optuna 5 keeps them off the public Study)."""
+    return study._storage.get_study_system_attrs(study._study_id)
+
+
+def _set_study_attr(study: optuna.Study, key: str, value: Any) -> None:
+    study._storage.set_study_system_attr(study._study_id, key, value)
+
+
 def add_storage_flags(parser: argparse.ArgumentParser) -> None:
     """--artifacts, --heartbeat and --grace, shared by the commands that train."""
     parser.add_argument(
@@ -90,7 +99,7 @@ def artifacts_location(
     machine can reach it, else `<study_dir>/artifacts`. Folders are made absolute."""
     if given:
         return given if "://" in given else str(Path(given).resolve())
-    first = study.system_attrs.get(ARTIFACTS_ATTR) if study is not None else None
+    first = _study_attrs(study).get(ARTIFACTS_ATTR) if study is not None else None
     if first and ("://" in first or Path(first).is_dir()):
         return str(first)
     return str((Path(study_dir) / "artifacts").resolve())
@@ -143,11 +152,11 @@ class RecordStore:
     def __init__(self, study: optuna.Study, study_dir: Path, location: str) -> None:
         self.study, self.study_dir, self.location = study, Path(study_dir), location
         self.store = _open_store(location)
-        if ARTIFACTS_ATTR not in study.system_attrs:
-            study.set_system_attr(ARTIFACTS_ATTR, location)
+        if ARTIFACTS_ATTR not in _study_attrs(study):
+            _set_study_attr(study, ARTIFACTS_ATTR, location)
 
     def index(self) -> dict[str, dict[str, Any]]:
-        attrs = self.study._storage.get_study_system_attrs(self.study._study_id)
+        attrs = _study_attrs(self.study)
         return {k[len(INDEX) :]: v for k, v in attrs.items() if k.startswith(INDEX)}
 
     def run_dir(self, run_id: str) -> Path:
@@ -173,7 +182,8 @@ class RecordStore:
             artifact_id = upload_artifact(
                 artifact_store=self.store, file_path=str(named), study_or_trial=self.study
             )
-        self.study.set_system_attr(
+        _set_study_attr(
+            self.study,
             f"{INDEX}{run_id}",
             {
                 "artifact_id": artifact_id,
