@@ -9,22 +9,23 @@ import optuna
 import pandas as pd
 import pytest
 
-from bench.ablate import apply_ablation_preset, expand, main
+from bench.ablate import main
 from bench.config import ConfigError
+from bench.plan import apply_ablation_preset, expand
 
 
 def test_sweeps_form_a_cartesian_product_with_the_first_values_as_baseline() -> None:
     plan = expand(["attention=ssa,vsa", "neuron=lif,if", "dim=64", "seeds=3"])
-    assert list(plan["variants"]) == [
+    assert list(plan.variants) == [
         "attention=ssa neuron=lif",
         "attention=ssa neuron=if",
         "attention=vsa neuron=lif",
         "attention=vsa neuron=if",
     ]
-    assert plan["baseline"] == "attention=ssa neuron=lif"
-    assert plan["fixed"] == {"model.dim": 64} and plan["seeds"] == [0, 1, 2]
-    assert expand(["T=4,1", "seeds=5,7"])["seeds"] == [5, 7]
-    assert expand(["attention=ssa,vsa"])["seeds"] == list(range(6))  # n >= 6 by default
+    assert plan.baseline == "attention=ssa neuron=lif"
+    assert plan.fixed == {"model.dim": 64} and plan.seeds == [0, 1, 2]
+    assert expand(["T=4,1", "seeds=5,7"]).seeds == [5, 7]
+    assert expand(["attention=ssa,vsa"]).seeds == list(range(6))  # n >= 6 by default
 
 
 @pytest.mark.parametrize(
@@ -45,8 +46,8 @@ def test_plan_errors(args: list[str], message: str) -> None:
 def test_paper_ablation_presets_expand_and_yield_to_user_settings() -> None:
     args = apply_ablation_preset(["ablation=paper-timesteps", "dataset=cifar100"])
     plan = expand(args)
-    assert list(plan["variants"]) == ["T=4", "T=1", "T=2", "T=6"]
-    assert plan["fixed"]["data.name"] == "cifar100"
+    assert list(plan.variants) == ["T=4", "T=1", "T=2", "T=6"]
+    assert plan.fixed["data.name"] == "cifar100"
     with pytest.raises(ConfigError, match="Unknown ablation 'paper-atention'"):
         apply_ablation_preset(["ablation=paper-atention"])
 
@@ -57,7 +58,7 @@ def test_bad_input_exits_with_one_sentence_before_any_work(tmp_path: Path, capsy
     assert err == (
         "error: Unknown attention 'vssa'. Did you mean 'vsa'? Choose one of: "
         "identity_map, leakyrelu_map, qk_channel, qk_token, relu_map, sdsa, ssa, vsa, "
-        "vsa_float_v."
+        "vsa_float_v. A part of your own? Import its module first: --import MODULE."
     )
     assert main(["attention=ssa,vsa", "--workers", "0", "--results", str(tmp_path)]) == 2
     assert not any(tmp_path.iterdir())
@@ -65,12 +66,21 @@ def test_bad_input_exits_with_one_sentence_before_any_work(tmp_path: Path, capsy
 
 def test_missing_data_stops_before_any_run(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setattr("urllib.request.urlopen", _no_network)
-    code = main(["attention=ssa,vsa", "dataset=cifar10", f"data_root={tmp_path / 'data'}",
-                 "--results", str(tmp_path / "results")])
+    code = main(
+        [
+            "attention=ssa,vsa",
+            "dataset=cifar10",
+            f"data_root={tmp_path / 'data'}",
+            "--results",
+            str(tmp_path / "results"),
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: cifar10 is not in ") and "cifar-10-batches-py" in err
-    assert not (tmp_path / "results").exists()
+    # The results folder may be made (its write check runs first), but no study is written.
+    results = tmp_path / "results"
+    assert not results.exists() or not any(results.iterdir())
 
 
 def _no_network(*args, **kwargs):
@@ -82,7 +92,8 @@ def test_dry_run_lists_the_runs_and_writes_nothing(tmp_path: Path, capsys) -> No
         main(["ablation=paper-attention", "seeds=10", "--dry-run", "--results", str(tmp_path)]) == 0
     )
     out = capsys.readouterr().out
-    assert "6 variants x 10 seeds = 60 runs on cifar10 (model cifar10-4-384, 300 epochs" in out
+    plan = "6 variants x 10 seeds = 60 runs on cifar10 (model cifar10-4-384, protocol paper"
+    assert f"{plan}, 310 epochs" in out  # 300 + 10 cooldown
     assert out.count("seed ") == 60 and not any(tmp_path.iterdir())
 
 
@@ -129,5 +140,6 @@ def test_tiny_grid_on_two_workers_runs_every_cell_once_and_reruns_add_nothing(
     assert (folder / "plots" / "seeds_test_acc_pct.png").stat().st_size > 10_000
 
     assert main(args) == 0  # the same command again: nothing new to run
-    assert "Queued 0 new runs; 6 were already queued or done." in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Study 'grid' is already complete (6 of 6 runs)" in out and "Queued" not in out
     assert len(optuna.load_study(study_name="grid", storage=storage).get_trials()) == 6

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import optuna
 import pytest
+from engine_helpers import completed_cells, queue_worker
 from optuna.trial import TrialState
 
-from bench import study as st
+from bench import engine as st
+from bench.engine import queue, recovery, sampled
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -75,14 +77,14 @@ def sampled_worker(study_dir: str, n_trials: int) -> None:
         directions=["minimize"],
         sampler=optuna.samplers.RandomSampler(seed=os.getpid()),
     )
-    st.run_sampled(study, fake_objective, n_trials=n_trials, progress=False)
+    st.run_sampled(study, fake_objective, n_trials=n_trials)
 
 
 def remote_worker(url: str, study_dir: str, name: str) -> None:
     """A worker that looks as if it ran on another machine: only its heartbeat can expose it."""
-    st._MACHINE = "another-host"
+    recovery.MACHINE = "another-host"
     storage = st.open_storage(url, Path(study_dir), heartbeat_interval=1, grace_period=2)
-    st.run_queue(st.load_study(name, storage, directions=MAX), fake_cell, progress=False)
+    st.run_queue(st.load_study(name, storage, directions=MAX), fake_cell)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,11 +144,11 @@ def test_enqueue_is_idempotent_and_a_rerun_runs_nothing(tmp_path: Path) -> None:
     assert st.enqueue_cells(study, cells) == 0
     assert st.enqueue_cells(study, cells[:2] + cells) == 0
     assert len(study.trials) == 6 and st.cell_status(study)["waiting"] == 6
-    assert st.run_queue(study, fake_cell, progress=False) == 6
+    assert st.run_queue(study, fake_cell) == 6
     assert_each_complete_once(study, cells)
     assert study.trials[0].user_attrs["acc"] == 0.5  # metrics become user attributes
     assert st.enqueue_cells(study, cells) == 0
-    assert st.run_queue(study, fake_cell, progress=False) == 0
+    assert st.run_queue(study, fake_cell) == 0
     assert len(study.trials) == 6 and sum(executions(tmp_path).values()) == 6
     # Reopening the journal from another storage object sees the same study.
     again = st.load_study("s", st.open_storage(None, tmp_path), directions=MAX)
@@ -175,7 +177,7 @@ def test_a_failing_cell_loses_no_other_and_a_rerun_retries_it(tmp_path: Path) ->
     cells = grid(tmp_path)
     cells[1]["config"]["raise"] = True
     st.enqueue_cells(study, cells)
-    assert st.run_queue(study, fake_cell, progress=False) == 6
+    assert st.run_queue(study, fake_cell) == 6
     status = st.cell_status(study)
     assert (status["complete"], status["failed"], status["missing"]) == (5, 1, ["a0-b1"])
     assert status["errors"]["a0-b1"] == "RuntimeError: cell a0-b1 broke"
@@ -190,7 +192,7 @@ def test_a_failing_cell_loses_no_other_and_a_rerun_retries_it(tmp_path: Path) ->
     failing = grid(tmp_path)
     failing[1]["config"]["raise"] = True
     assert st.enqueue_cells(study, failing) == 1  # failed cells are retried by a rerun
-    assert st.run_queue(study, fake_cell, progress=False) == 2
+    assert st.run_queue(study, fake_cell) == 2
     assert st.cell_status(study)["missing"] == ["a0-b1"]
 
 
@@ -201,11 +203,11 @@ def test_keyboard_interrupt_fails_the_trial_and_a_rerun_finishes_it(tmp_path: Pa
     cells = grid(tmp_path, interrupt=str(flag))
     st.enqueue_cells(study, cells)
     with pytest.raises(KeyboardInterrupt):
-        st.run_queue(study, fake_cell, progress=False)
+        st.run_queue(study, fake_cell)
     states = [t.state for t in study.trials]
     assert states[0] == TrialState.FAIL and TrialState.RUNNING not in states
     assert study.trials[0].user_attrs["error"] == "interrupted (KeyboardInterrupt)"
-    assert st.run_queue(study, fake_cell, progress=False) == 6
+    assert st.run_queue(study, fake_cell) == 6
     assert_each_complete_once(study, cells)
 
 
@@ -218,14 +220,14 @@ def test_bad_records_fail_the_trial_with_a_message(tmp_path: Path) -> None:
         "c": {"status": "failed", "values": [], "error": "NaN loss at epoch 3"},
         "d": {"status": "complete", "values": [1.0, 2.0], "metrics": {"energy_mj": 0.1}},
     }
-    st.run_queue(study, lambda cfg, trial: records[trial.user_attrs["run_id"]], progress=False)
+    st.run_queue(study, lambda cfg, trial: records[trial.user_attrs["run_id"]])
     errors = st.cell_status(study)["errors"]
     assert errors == {
         "a": "run_cell returned 1 values but the study has 2 objectives",
         "b": "run_cell returned non-finite values [1.0, nan]",
         "c": "NaN loss at epoch 3",
     }
-    done = st.completed_cells(study)
+    done = completed_cells(study)
     assert list(done) == ["d"] and done["d"].values == [1.0, 2.0]
 
 
@@ -235,7 +237,7 @@ def test_a_trial_popped_by_another_worker_is_not_taken_again(tmp_path: Path, mon
     st.enqueue_cells(a, cells)
     b = st.load_study("s", st.open_storage(None, tmp_path), directions=MAX)  # a second worker
     stale = b.get_trials(states=(TrialState.WAITING,))
-    taken = st._pop_cell(a)
+    taken = queue._pop_cell(a)
     assert taken is not None and taken.number == 0
     # Worker b lists the queue just before a's pop lands: it still sees trial 0 as WAITING.
     real = b._storage.get_all_trials
@@ -244,7 +246,7 @@ def test_a_trial_popped_by_another_worker_is_not_taken_again(tmp_path: Path, mon
         return stale if states == (TrialState.WAITING,) else real(study_id, deepcopy, states)
 
     monkeypatch.setattr(b._storage, "get_all_trials", racing_view)
-    assert st.run_queue(b, fake_cell, progress=False) == 1
+    assert st.run_queue(b, fake_cell) == 1
     assert executions(tmp_path) == Counter({"a0-b1": 1})
     assert [t.state for t in a.trials] == [TrialState.RUNNING, TrialState.COMPLETE]
 
@@ -254,20 +256,20 @@ def test_run_sampled_skips_a_trial_created_past_the_budget(tmp_path: Path, monke
     study.set_user_attr("log", str(tmp_path / "runs.log"))
     others = [study.ask() for _ in range(3)]  # another worker's trials, still running
     # That worker created them between this worker's budget check and its ask.
-    real, checks = st._budget_trials, []
+    real, checks = sampled.budget_trials, []
 
     def late_view(s: optuna.Study) -> list:
         checks.append(s)
         return [] if len(checks) == 1 else real(s)
 
-    monkeypatch.setattr(st, "_budget_trials", late_view)
-    assert st.run_sampled(study, fake_objective, n_trials=3, progress=False) == 0
+    monkeypatch.setattr(sampled, "budget_trials", late_view)
+    assert st.run_sampled(study, fake_objective, n_trials=3) == 0
     assert not (tmp_path / "runs.log").exists()
     extra = study.trials[3]
     assert extra.state == TrialState.FAIL and extra.user_attrs["skipped"].startswith("over the")
     for t in others:
         study.tell(t, 0.5)
-    assert st.run_sampled(study, fake_objective, n_trials=4, progress=False) == 1
+    assert st.run_sampled(study, fake_objective, n_trials=4) == 1
     assert len((tmp_path / "runs.log").read_text().split()) == 1
 
 
@@ -281,7 +283,7 @@ def test_two_worker_processes_complete_a_grid_once(tmp_path: Path) -> None:
     (tmp_path / "meet").mkdir()
     cells = grid(tmp_path, meet=str(tmp_path / "meet"))
     assert st.enqueue_cells(study, cells) == 6
-    codes = st.start_workers(2, st.queue_worker, (None, str(tmp_path), "grid", MAX, fake_cell))
+    codes = st.start_workers(2, queue_worker, (None, str(tmp_path), "grid", MAX, fake_cell))
     assert codes == [0, 0]
     assert_each_complete_once(study, cells)
     assert len(study.trials) == 6  # no stray or duplicate trials
@@ -298,7 +300,7 @@ def test_a_crashed_worker_does_not_stop_the_other_which_recovers_its_cell(tmp_pa
     cells = grid(tmp_path, meet=str(tmp_path / "meet"))
     cells[1]["config"]["crash"] = str(crash)  # the second worker's first cell kills it
     st.enqueue_cells(study, cells)
-    codes = st.start_workers(2, st.queue_worker, (None, str(tmp_path), "grid", MAX, fake_cell))
+    codes = st.start_workers(2, queue_worker, (None, str(tmp_path), "grid", MAX, fake_cell))
     assert sorted(codes) == [0, 3]
     assert_each_complete_once(study, cells)
     assert executions(tmp_path)["a0-b1"] == 2
@@ -312,7 +314,7 @@ def test_duplicate_enqueues_from_racing_workers_run_once(tmp_path: Path) -> None
     # Two processes that enqueued at the same instant can both add every cell.
     for cell in cells + cells:
         study.enqueue_trial({"run_id": cell["run_id"]}, user_attrs={**cell})
-    codes = st.start_workers(2, st.queue_worker, (None, str(tmp_path), "grid", MAX, fake_cell))
+    codes = st.start_workers(2, queue_worker, (None, str(tmp_path), "grid", MAX, fake_cell))
     assert codes == [0, 0]
     assert_each_complete_once(study, cells)
     assert executions(tmp_path) == Counter(c["run_id"] for c in cells)
@@ -328,7 +330,7 @@ def test_a_killed_worker_loses_no_cell(tmp_path: Path) -> None:
     cells = grid(tmp_path)
     cells[1]["config"]["block"] = str(block)
     st.enqueue_cells(study, cells)
-    worker = spawn(st.queue_worker, None, str(tmp_path), "grid", MAX, fake_cell)
+    worker = spawn(queue_worker, None, str(tmp_path), "grid", MAX, fake_cell)
     wait_for(Path(f"{block}.started"), worker)
     os.kill(worker.pid, signal.SIGKILL)
     worker.join()
@@ -337,7 +339,7 @@ def test_a_killed_worker_loses_no_cell(tmp_path: Path) -> None:
     assert [t.user_attrs["run_id"] for t in killed] == ["a0-b1"]
     block.unlink()
     # The next worker (here: this process) sees the dead pid, fails and requeues that trial.
-    assert st.run_queue(study, fake_cell, progress=False) == 5
+    assert st.run_queue(study, fake_cell) == 5
     assert_each_complete_once(study, cells)
     lost = study.trials[killed[0].number]
     assert lost.state == TrialState.FAIL and "died" in lost.user_attrs["error"]
@@ -359,8 +361,8 @@ def test_run_sampled_keeps_a_global_budget_across_processes(tmp_path: Path) -> N
     assert len(log) == n and len(set(log)) == n
     assert all(t.state == TrialState.FAIL for t in study.trials if "skipped" in t.user_attrs)
     # A rerun with the budget reached runs nothing; a bigger budget runs only the difference.
-    assert st.run_sampled(study, fake_objective, n_trials=n, progress=False) == 0
-    assert st.run_sampled(study, fake_objective, n_trials=n + 2, progress=False) == 2
+    assert st.run_sampled(study, fake_objective, n_trials=n) == 0
+    assert st.run_sampled(study, fake_objective, n_trials=n + 2) == 2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -405,7 +407,7 @@ def test_postgres_serves_two_worker_processes(pg_url: str, tmp_path: Path) -> No
     cells = grid(tmp_path, meet=str(tmp_path / "meet"))
     assert st.enqueue_cells(study, cells) == 6
     assert st.enqueue_cells(study, cells) == 0
-    codes = st.start_workers(2, st.queue_worker, (pg_url, str(tmp_path), "grid", MAX, fake_cell))
+    codes = st.start_workers(2, queue_worker, (pg_url, str(tmp_path), "grid", MAX, fake_cell))
     assert codes == [0, 0]
     assert_each_complete_once(study, cells)
     assert len(study.trials) == 6
@@ -426,9 +428,9 @@ def test_postgres_heartbeat_requeues_a_dead_remote_worker(pg_url: str, tmp_path:
     os.kill(worker.pid, signal.SIGKILL)
     worker.join()
     block.unlink()
-    ran = st.run_queue(study, fake_cell, progress=False)  # the stale trial may not show yet
+    ran = st.run_queue(study, fake_cell)  # the stale trial may not show yet
     time.sleep(2.5)  # past the grace period: the dead worker's heartbeat is now stale
-    assert ran + st.run_queue(study, fake_cell, progress=False) == 2
+    assert ran + st.run_queue(study, fake_cell) == 2
     assert_each_complete_once(study, cells)
     lost = [t for t in study.trials if t.state == TrialState.FAIL]
     assert len(lost) == 1 and lost[0].user_attrs["run_id"] == "a0-b0"

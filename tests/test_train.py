@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 
 from bench.config import ConfigError, resolve
-from bench.train import RECORD, main, resolve_device, train_run
+from bench.train import main
+from bench.training import CHECKPOINT, RECORD, resolve_device, train_run
 
 TINY = {"preset": "digits-1-32", "train.epochs": 2}
+# bench/datasets/digits.py: stratified 60/20/20, 1,079 train / 359 val / 359 test images.
+DIGITS_TEST = 359
 # Fields that measure the machine, not the run.
 TIMING = {"epoch_seconds", "train_img_per_s", "eval_img_per_s"}
 
@@ -39,9 +42,9 @@ def tiny_run(tmp_path_factory) -> dict:
 def test_default_cpu_model_learns_digits_far_above_chance(tmp_path: Path) -> None:
     record = train_run(resolve({"seed": 0}), tmp_path, quiet=True)  # digits-2-32, 8 epochs
     assert record["status"] == "complete"
-    assert record["metrics"]["test_acc"] > 0.75  # chance is 0.1; seed 0 reaches 0.858
-    assert len(record["correct"]) == 360
-    assert sum(record["correct"]) / 360 == pytest.approx(record["metrics"]["test_acc"])
+    assert record["metrics"]["test_acc"] > 0.75  # chance is 0.1; seed 0 reaches 0.844
+    assert len(record["correct"]) == DIGITS_TEST == record["data"]["test_size"]
+    assert sum(record["correct"]) / DIGITS_TEST == pytest.approx(record["metrics"]["test_acc"])
 
 
 def test_record_holds_curves_energy_and_labels(tiny_run: dict, tmp_path: Path) -> None:
@@ -52,6 +55,12 @@ def test_record_holds_curves_energy_and_labels(tiny_run: dict, tmp_path: Path) -
     assert r["metrics"]["best_test_acc_over_epochs_optimistic"] == max(
         row["test_acc"] for row in r["curves"]
     )
+    # Every choice reads validation: the best epoch is the best on val, ties to the earliest.
+    assert r["metrics"]["val_acc"] == r["curves"][-1]["val_acc"]
+    best = max(r["curves"], key=lambda row: row["val_acc"])
+    assert r["metrics"]["best_val_acc_over_epochs"] == best["val_acc"]
+    assert r["metrics"]["best_val_epoch"] == best["epoch"]
+    assert r["metrics"]["test_acc_at_best_val_epoch"] == best["test_acc"]
     assert r["params"] == 28_966
     assert r["energy"]["totals"]["macs_dense"] > r["energy"]["totals"]["sops_paper"] > 0
     assert set(r["curves"][-1]["firing_rates"]) >= {"blocks.0.attn.body.attn_neuron"}
@@ -67,9 +76,20 @@ def test_same_seed_same_record_other_seed_differs(tiny_run: dict, tmp_path: Path
     assert other["curves"][0]["train_loss"] != tiny_run["curves"][0]["train_loss"]
 
 
+def interrupt_after(k: int):
+    """An on_epoch callback that acts like Ctrl-C once epoch k is checkpointed."""
+
+    def on_epoch(epoch: int, row: dict) -> None:
+        if epoch == k:
+            raise KeyboardInterrupt
+
+    return on_epoch
+
+
 def test_interrupted_run_resumes_to_the_same_record(tiny_run: dict, tmp_path: Path) -> None:
-    first = train_run(resolve(TINY), tmp_path, quiet=True, stop_after_epochs=1)
-    assert first["status"] == "interrupted" and not (tmp_path / RECORD).exists()
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C propagates: no record, the checkpoint stays
+        train_run(resolve(TINY), tmp_path, quiet=True, on_epoch=interrupt_after(1))
+    assert not (tmp_path / RECORD).exists() and (tmp_path / CHECKPOINT).is_file()
     resumed = train_run(resolve(TINY), tmp_path, quiet=True)
     assert resumed["resumed_from_epoch"] == 1
     assert comparable(resumed) == comparable(tiny_run)
@@ -145,7 +165,7 @@ def test_ddp_two_gloo_processes_match_one_process(tiny_run: dict, tmp_path: Path
     )
     ddp = json.loads((tmp_path / RECORD).read_text())
     assert ddp["status"] == "complete" and ddp["world_size"] == 2
-    assert len(ddp["correct"]) == 360
+    assert len(ddp["correct"]) == DIGITS_TEST
     # Same global batch (2 x 16 = 32), same data order and init; only BatchNorm differs (its
     # statistics come from 16 instead of 32 samples), so the runs agree closely, not bitwise.
     # Tolerances: train loss within 0.03 each epoch, test loss within 0.05 (measured: 0.015 and
@@ -156,10 +176,18 @@ def test_ddp_two_gloo_processes_match_one_process(tiny_run: dict, tmp_path: Path
     assert abs(ddp["metrics"]["test_acc"] - tiny_run["metrics"]["test_acc"]) < 0.10
 
 
-@pytest.mark.parametrize("extra", [
-    {"train.amp": "bf16"},
-    {"train.mixup": 0.5, "train.cutmix": 1.0, "train.mixup_off_epoch": 1, "train.clip_grad": 1.0},
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"train.amp": "bf16"},
+        {
+            "train.mixup": 0.5,
+            "train.cutmix": 1.0,
+            "train.mixup_off_epoch": 1,
+            "train.clip_grad": 1.0,
+        },
+    ],
+)
 def test_protocol_options_run(extra: dict, tmp_path: Path) -> None:
     record = train_run(resolve({**TINY, **extra}), tmp_path, quiet=True)
     assert record["status"] == "complete", record["error"]
