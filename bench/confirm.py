@@ -13,7 +13,7 @@ from typing import Any
 
 import optuna
 
-from bench.config import canonical_key, resolve
+from bench.config import RunConfig, canonical_key, resolve
 from bench.engine import load_study, open_storage, storage_kind
 from bench.objective import SearchPlan
 from bench.plan import AblationPlan
@@ -30,6 +30,11 @@ _PAPER_PARTS = {"neuron": "lif", "attention": "ssa", "stem": "sps", "residual": 
 _SEARCH_ONLY = ("train.epochs",)  # a search's short per-trial budget: not the confirmation's
 
 
+def _setting(cfg: RunConfig, key: str) -> Any:
+    """A short key's value in a resolved config (model fields, or top-level such as preset)."""
+    return getattr(cfg.model, key) if hasattr(cfg.model, key) else getattr(cfg, key)
+
+
 def confirm_plan(
     chosen: list[optuna.trial.FrozenTrial], plan: SearchPlan, n_seeds: int
 ) -> AblationPlan | None:
@@ -40,16 +45,18 @@ def confirm_plan(
     winners_ov = {t.number: params_to_overrides(t.params) for t in chosen}
     sized = {**winners_ov[chosen[0].number], **_PAPER_PARTS}
     sized.pop("tau", None)  # the paper's LIF keeps its tau
+    if "preset" in sized:  # a family search: the paper's family at the winner's widths
+        sized["preset"] = base_cfg.preset
     keys: list[str] = []
     for ov in [*winners_ov.values(), sized]:
         for k, v in ov.items():
-            if getattr(base_cfg.model, k) != v and k not in keys:
+            if _setting(base_cfg, k) != v and k not in keys:
                 keys.append(k)
     if not keys:
         return None
 
     def values(ov: dict[str, Any]) -> dict[str, Any]:
-        return {canonical_key(k): ov.get(k, getattr(base_cfg.model, k)) for k in keys}
+        return {canonical_key(k): ov.get(k, _setting(base_cfg, k)) for k in keys}
 
     base = values({})
     variants = {BASELINE_LABEL: base}

@@ -52,6 +52,10 @@ _CONVERSIONS: dict[str, tuple[str, float]] = {
     "test_acc_at_best_val_epoch": ("test_acc_at_best_val_epoch_pct", 100.0),
     "energy_paper_j": ("energy_paper_mj", 1e3),
     "energy_strict_j": ("energy_strict_mj", 1e3),
+    **{
+        f"energy_{m}_j": (f"energy_{m}_mj", 1e3)
+        for m in ("paper_once", "value_weighted", "memory", "fp16", "int8", "ann_twin")
+    },
     "sops_paper": ("sops_paper_m", 1e-6),
     "params": ("params", 1.0),
     "train_img_per_s": ("train_img_per_s", 1.0),
@@ -78,6 +82,12 @@ METRIC_LABELS: dict[str, str] = {
     "test_acc_at_best_val_epoch_pct": "test accuracy at the best validation epoch (%)",
     "energy_paper_mj": "energy per image, paper convention (mJ)",
     "energy_strict_mj": "energy per image, strict convention (mJ)",
+    "energy_paper_once_mj": "energy per image, paper convention, first layer once (mJ)",
+    "energy_value_weighted_mj": "energy per image, an integer k costs k ACs (mJ)",
+    "energy_memory_mj": "energy per image with memory accesses, Lemaire et al. (mJ)",
+    "energy_fp16_mj": "energy per image, fp16 operations, Horowitz 2014 (mJ)",
+    "energy_int8_mj": "energy per image, int8 operations, Horowitz 2014 (mJ)",
+    "energy_ann_twin_mj": "energy per image of the ANN twin (ReLU, dense MACs) (mJ)",
     "sops_paper_m": "SOPs per image (millions)",
     "params": "parameters",
     "train_img_per_s": "training throughput (images/s)",

@@ -60,7 +60,8 @@ def parse_objectives(text: str) -> list[str]:
     if not names or len(set(names)) != len(names) or any(n not in OBJECTIVES for n in names):
         raise ConfigError(
             f"--objectives {text!r} is not a list of distinct objectives: use accuracy, "
-            "accuracy,energy or accuracy,params."
+            "accuracy,energy (paper convention), accuracy,energy:MODEL (MODEL one of "
+            f"{', '.join(m.split(':')[1] for m in OBJECTIVES if ':' in m)}) or accuracy,params."
         )
     return names
 
@@ -223,8 +224,9 @@ def study_file(plan: SearchPlan, args: argparse.Namespace, argv: list[str]) -> S
         epochs=plan.epochs,
         confirm_seeds=args.confirm_seeds,
         confirm_study=f"{plan.study}-confirm" if args.confirm_seeds else None,
-        baseline_config={k: getattr(base.model, k) for k in space.searched() if k != "heads"}
-        | {"heads": base.model.heads},
+        baseline_config={
+            k: getattr(base.model, k, getattr(base, k, None)) for k in space.searched()
+        },
         optuna=optuna.__version__,
         plugins=plan.plugins,
     )

@@ -97,8 +97,11 @@ class Registry:
         return f"Registry({self.kind!r}, {self.names()})"
 
 
+# Imported here, not at the top: the energy package imports Registry from this module.
+from components.energy.declare import require_energy_products  # noqa: E402
+
 NEURON = Registry("neuron")
 SURROGATE = Registry("surrogate")
-ATTENTION = Registry("attention")
+ATTENTION = Registry("attention", validate=require_energy_products)  # no silent zero energy
 STEM = Registry("stem")
 RESIDUAL = Registry("residual")

@@ -1,1 +1,3 @@
-"""What may vary in an ablation or search, and how Optuna suggests it."""
+"""What may vary, as data: search spaces (spaces.py, families.py) and named ablations."""
+
+from search_spaces import families  # noqa: F401  (registers the architecture-family space)

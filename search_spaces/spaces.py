@@ -95,10 +95,10 @@ class Param:
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "values": list(self.values)}
-        if self.optuna_name is not None:
-            out["optuna_name"] = self.optuna_name({"dim": "<dim>"})
-        if self.name == "heads":
-            out["only"] = "divisors of dim"
+        if self.optuna_name is not None:  # one Optuna parameter per value of a parent
+            out["optuna_name"] = {"heads": "heads_dim<dim>"}.get(self.name, f"{self.name}_<family>")
+        if self.choices is not None:
+            out["only"] = {"heads": "divisors of dim"}.get(self.name, "the family's own values")
         if self.when is not None:
             out["only_for"] = leaky_neurons()
         return out
@@ -200,8 +200,9 @@ def params_to_overrides(params: dict[str, Any]) -> dict[str, Any]:
     """A finished trial's params -> the same short-key overrides `suggest` returned."""
     out: dict[str, Any] = {}
     for key, value in params.items():
-        if key.startswith("heads_dim"):
-            out["heads"] = value
+        conditional = [n for n in ("depth", "dim", "heads") if key.startswith(f"{n}_")]
+        if conditional:  # heads_dim<D>, depth_<family>, ...: one setting under several names
+            out[conditional[0]] = value
         else:
             out[key] = float(value) if key in ("mlp_ratio", "tau") else value
     return out

@@ -310,6 +310,7 @@ def _fit(
         if on_epoch is not None:
             on_epoch(epoch + 1, row)
     record["correct"] = correct
+    energy.source = f"trained weights (epoch {len(history)}), test split, all {len(correct)} images"
     record["energy"] = energy.to_dict()
     record["pairing"].update(combined_digests(history))
     record.update(summarize(history, record))
