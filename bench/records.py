@@ -45,6 +45,7 @@ __all__ = [
     "SyncResult",
     "artifacts_location",
     "heal",
+    "publish_run",
     "records_location",
     "sync",
 ]
@@ -217,6 +218,18 @@ class RecordStore:
         return _rank(entry.get("status"), entry.get("finished")) > _rank(
             local.get("status"), local.get("finished")
         )
+
+
+def publish_run(study: optuna.Study, study_dir: Path, location: str | None, run_id: str) -> bool:
+    """Upload a fresh record right after its run (call it from whatever trains runs); a store
+    that fails costs the upload only (the report's sync retries it), never the run."""
+    if location is None:
+        return False
+    try:
+        return RecordStore(study, study_dir, location).publish(run_id)
+    except (OSError, ValueError) as err:
+        log.warning("run %s: its record could not be published to %s: %s", run_id, location, err)
+        return False
 
 
 def _failed_runs(study: optuna.Study) -> dict[str, FrozenTrial]:

@@ -9,7 +9,6 @@ study's artifact store (bench.records) as soon as it is written, so every machin
 from __future__ import annotations
 
 import functools
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +33,11 @@ from bench.engine import (
 from bench.engine.workers import threads_per_worker
 from bench.plan import Cell
 from bench.plugins import load_plugins
-from bench.records import RecordStore, heal
+from bench.records import heal, publish_run
 from bench.training import load_record, train_run
 from bench.training.state import set_aside_finished_checkpoint
 
 __all__ = ["DIRECTIONS", "exit_code", "run_cell", "run_cells", "status_line"]
-
-log = logging.getLogger(__name__)
 
 DIRECTIONS = ["maximize"]  # an ablation trial's value: the run's final test accuracy
 
@@ -65,8 +62,7 @@ def run_cell(
         set_aside_finished_checkpoint(out, cfg.train.epochs + cfg.train.cooldown_epochs)
     tags = {"study": payload["study"], "variant": payload["variant"]}
     record = train_run(cfg, out, quiet=True, on_epoch=report, tags=tags)
-    if artifacts is not None:
-        _publish(trial.study, Path(study_dir), artifacts, cfg.run_id)
+    publish_run(trial.study, Path(study_dir), artifacts, cfg.run_id)
     metrics = record.get("metrics", {})
     return {
         "status": "complete" if record["status"] == "complete" else "failed",
@@ -74,15 +70,6 @@ def run_cell(
         "metrics": {"variant": payload["variant"], "seed": payload["seed"], **metrics},
         "error": record.get("error"),
     }
-
-
-def _publish(study: optuna.Study, study_dir: Path, artifacts: str, run_id: str) -> None:
-    """Upload a fresh record; a store that fails costs the upload only (the report's sync
-    retries it), never the run."""
-    try:
-        RecordStore(study, study_dir, artifacts).publish(run_id)
-    except (OSError, ValueError) as err:
-        log.warning("run %s: its record could not be published to %s: %s", run_id, artifacts, err)
 
 
 PLUGINS_ATTR = "plugins"  # study user attribute: modules every worker imports before popping

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,6 +20,7 @@ from bench.engine.recovery import (
     SKIPPED,
     WORKER,
     recover_stale,
+    running_elsewhere,
     worker_tag,
 )
 from bench.engine.trials import execute, interrupted, skip
@@ -75,9 +77,13 @@ def run_sampled(
     n_trials: int,
     progress: StudyProgress | None = None,
     max_retry: int | None = DEFAULT_MAX_RETRY,
+    wait: bool = False,
+    poll: float = 10.0,
 ) -> int:
     """Run sampler-driven trials until the study holds `n_trials` distinct configurations,
-    across ALL workers; return how many trials this worker ran.
+    across ALL workers; return how many trials this worker ran. With `wait`, a worker whose
+    budget is used up waits (polling every `poll` s) while counted trials still run elsewhere,
+    and runs the retry of one whose worker dies; so the search ends when every trial has.
 
     The budget counts each distinct configuration once, whatever its end (COMPLETE, PRUNED or
     FAIL): an attempt lost to a dead worker or Ctrl-C is replaced by its retry, and an objective
@@ -95,7 +101,10 @@ def run_sampled(
         counted = budget_trials(study)
         has_waiting = any(t.state == TrialState.WAITING for t in counted)
         if not has_waiting and len(counted) >= n_trials:
-            return ran
+            if not (wait and running_elsewhere(study)):
+                return ran
+            time.sleep(poll)
+            continue
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Heartbeat of storage")
             trial = study.ask()  # pops a WAITING trial, else creates one
