@@ -102,9 +102,10 @@ def load_checkpoint(path: Path, device: torch.device, run_id: str) -> dict[str, 
         aside = path.with_name(path.name + ".unreadable")
         path.replace(aside)
         log.warning(
-            "checkpoint %s could not be read (%s); set aside as %s, starting over.",
+            "checkpoint %s could not be read (truncated or not a checkpoint: %s); set aside as "
+            "%s, starting the run over.",
             path,
-            str(err).splitlines()[0] if str(err) else type(err).__name__,
+            type(err).__name__,
             aside,
         )
         return None
