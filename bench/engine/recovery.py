@@ -99,10 +99,18 @@ class RetryStaleTrial:
     """Queue a failed attempt again as a WAITING trial with the same params and cell, or drop it
     after `max_retry` attempts. Used as the heartbeat callback and for dead local workers."""
 
-    def __init__(self, max_retry: int | None = DEFAULT_MAX_RETRY) -> None:
-        self.max_retry = max_retry
+    def __init__(self, max_retry: int | None = DEFAULT_MAX_RETRY, announce: bool = False) -> None:
+        self.max_retry, self.announce = max_retry, announce
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        if self.announce:  # the heartbeat path: nobody else says why the trial came back
+            host = str((trial.system_attrs.get(WORKER) or {}).get("machine", "?")).split("|")[0]
+            log.warning(
+                "Trial %d: its worker on %s stopped beating for longer than the grace period; "
+                "queueing it again.",
+                trial.number,
+                host,
+            )
         history = [*trial.system_attrs.get(RETRY_HISTORY, []), trial.number]
         if self.max_retry is not None and len(history) > self.max_retry:
             log.warning(

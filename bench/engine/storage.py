@@ -232,7 +232,7 @@ def open_storage(
             engine_kwargs={"pool_pre_ping": True},  # survive server restarts on long studies
             heartbeat_interval=beat,
             grace_period=grace,
-            heartbeat_stale_trial_callback=RetryStaleTrial(max_retry),
+            heartbeat_stale_trial_callback=RetryStaleTrial(max_retry, announce=True),
         )
     except ImportError as exc:
         raise ValueError(
