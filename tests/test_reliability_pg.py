@@ -141,7 +141,14 @@ def test_a_wrong_password_is_one_sentence_and_writes_nothing(
     assert err.startswith("error: Cannot open storage 'postgresql+psycopg2://bench:***@127.0.0.1")
     assert "password authentication failed" in err and "PGPASSWORD or ~/.pgpass" in err
     assert "Zz9wrongQq" not in err
-    assert not any(results.rglob("*"))
+    args = ["epochs=1", "--trials", "1", "--storage", wrong, "--results", str(results)]
+    assert search.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "password authentication failed" in err and "Zz9wrongQq" not in err
+    mysql = "mysql://bench:Zz9wrongQq@127.0.0.1/bench"
+    assert search.main([*args[:-4], "--storage", mysql, "--results", str(results)]) == 2
+    assert "'mysql://bench:***@127.0.0.1/bench' is not supported" in capsys.readouterr().err
+    assert not any(results.rglob("*"))  # nothing is written before the storage opens
 
 
 # ----------------------------------------------------------------- empty database, races
