@@ -284,3 +284,25 @@ def test_a_rerun_waits_for_a_worker_elsewhere_and_takes_over_when_it_dies(
     complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
     assert sorted(t.user_attrs["run_id"] for t in complete) == ["a", "b"]
     assert {t.user_attrs["pid"] for t in complete} == {os.getpid()}
+
+
+def test_two_search_processes_train_n_distinct_configurations(db: str, tmp_path: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "bench.search", "epochs=1", "--trials", "4", "--study", "two"]
+    cmd += ["--confirm-seeds", "0", "--workers", "1", "--storage", db]
+    folders = [tmp_path / "a", tmp_path / "b"]
+    procs = [
+        subprocess.Popen([*cmd, "--results", str(f)], env=env, stderr=subprocess.PIPE, text=True)
+        for f in folders
+    ]
+    errs = [p.communicate(timeout=900)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    study = load_study("two", open_storage(db, tmp_path), directions=MAX)
+    counted = [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if not {"bench:skipped", "bench:duplicate_of"} & set(t.system_attrs)
+    ]
+    assert len(counted) == 4 and len({t.user_attrs["run_id"] for t in counted}) == 4
+    trained = [p.parent.name for f in folders for p in f.glob("two/runs/*/checkpoint.pt")]
+    assert sorted(trained) == sorted(t.user_attrs["run_id"] for t in counted)  # each once
