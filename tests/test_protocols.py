@@ -43,7 +43,7 @@ PAPER_TRAIN = {
         mixup_prob=1.0, mixup_off_epoch=None, clip_grad=None, amp="fp16",
     ),
     "digits": TrainConfig(
-        epochs=8, batch_size=32, lr=5e-3, min_lr=1e-5, warmup_epochs=0, weight_decay=0.01,
+        epochs=20, batch_size=32, lr=5e-3, min_lr=1e-5, warmup_epochs=0, weight_decay=0.01,
         label_smoothing=0.0,
     ),
 }  # fmt: skip
