@@ -353,9 +353,7 @@ def measure(
     def ratio(name: str, kind: str) -> float | None:
         if sj is None:
             return None
-        per_round = [
-            a / b for a, b in zip(times["sj"][kind], times[name][kind], strict=True)
-        ]
+        per_round = [a / b for a, b in zip(times["sj"][kind], times[name][kind], strict=True)]
         return statistics.median(per_round)
 
     results = []
@@ -422,24 +420,35 @@ def format_table(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.throughput",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("preset")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--fast", action="store_true", help="add the bf16 fast path (eager)")
-    parser.add_argument("--compile", action="store_true",
-                        help="add the fast path under torch.compile (minutes to compile on CPU)")
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="add the fast path under torch.compile (minutes to compile on CPU)",
+    )
     parser.add_argument("--no-sj", action="store_true", help="skip spikingjelly's model")
     parser.add_argument("--device", default=None)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (1 gives steadier figures on a shared machine)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (1 gives steadier figures on a shared machine)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    report = measure(args.preset, args.batch, args.rounds, args.fast, args.compile,
-                     not args.no_sj, args.device)
+    report = measure(
+        args.preset, args.batch, args.rounds, args.fast, args.compile, not args.no_sj, args.device
+    )
     print(json.dumps(report, indent=2) if args.json else format_table(report))
 
 
