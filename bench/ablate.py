@@ -36,6 +36,7 @@ from bench.engine import (
     storage_kind,
     with_liveness,
 )
+from bench.engine.workers import threads_per_worker
 from bench.estimate import LONG_CPU_HOURS, estimate_hours, format_hours
 from bench.plan import DEFAULT_SEEDS, AblationPlan, expand
 from bench.plugins import add_import_flag, load_plugins
@@ -141,8 +142,9 @@ def _go_ahead(
     )
     if not runs_left:
         return True
+    threads = threads_per_worker(workers) if device.type == "cuda" else 1
     hours, how = estimate_hours(
-        cfg, runs_left, workers, int(data.get("train_size") or 0), study_dir
+        cfg, runs_left, workers, int(data.get("train_size") or 0), study_dir, threads
     )
     print(
         f"Estimated wall time for {runs_left} runs on {workers} worker(s): about "

@@ -11,34 +11,38 @@ import torch
 
 from bench.config import RunConfig
 from bench.training import load_record, resolve_device
-from components.model import Spikformer
+from bench.training.run import build, load_run_data
+from bench.training.steps import train_step
 
 __all__ = ["LONG_CPU_HOURS", "calibrate_step", "estimate_hours", "format_hours"]
 
 LONG_CPU_HOURS = 3.0  # a CPU study above this asks for --yes and names a GPU as the fix
 
 
-def calibrate_step(cfg: RunConfig, steps: int = 3) -> float:
-    """Seconds of one forward+backward training step of `cfg` at its batch size on its device
-    (median of `steps` after one warm-up step, random inputs of the data's shape)."""
+def calibrate_step(cfg: RunConfig, steps: int = 5, threads: int | None = None) -> float:
+    """Seconds of one training step of `cfg` through the real loop (its data, model, optimizer
+    and batch augmentation), median of `steps` after two warm-up steps, on the device and the
+    thread count a worker will use."""
     device = resolve_device(cfg.device)
-    m, t = cfg.model, cfg.train
-    torch.manual_seed(0)
-    net = Spikformer(m).to(device).train()
-    opt = torch.optim.AdamW(net.parameters(), lr=t.lr)
-    x = torch.randn(t.batch_size, m.in_channels, m.img_size, m.img_size, device=device)
-    y = torch.randint(0, m.num_classes, (t.batch_size,), device=device)
-    times = []
-    for _ in range(steps + 1):
-        start = time.perf_counter()
-        loss = torch.nn.functional.cross_entropy(net(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
+    try:
+        data = load_run_data(cfg)
+        tr = build(cfg, data, device).trainer
+        tr.net.train()
+        times = []
+        for step, (x, y) in enumerate(data.train):
+            if step >= steps + 2:
+                break
+            start = time.perf_counter()
+            x, target = tr.batch_transform(x.to(device), y.to(device), 0, step)
+            train_step(tr, x, target, "calibration")
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            times.append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(before)
+    return statistics.median(times[2:] or times)
 
 
 def _epoch_seconds_so_far(study_dir: Path) -> float | None:
@@ -52,7 +56,12 @@ def _epoch_seconds_so_far(study_dir: Path) -> float | None:
 
 
 def estimate_hours(
-    cfg: RunConfig, runs_left: int, workers: int, train_size: int, study_dir: Path
+    cfg: RunConfig,
+    runs_left: int,
+    workers: int,
+    train_size: int,
+    study_dir: Path,
+    threads: int | None = None,
 ) -> tuple[float, str]:
     """(hours, how it was estimated) for `runs_left` runs like `cfg` on `workers` workers."""
     epochs = cfg.train.epochs + cfg.train.cooldown_epochs
@@ -61,9 +70,10 @@ def estimate_hours(
         how = "from this study's finished epochs"
         per_epoch = prior
     else:
-        how = "from a 3-step calibration on this machine"
-        # evaluation passes (validation and test) cost about a third of a training pass
-        per_epoch = calibrate_step(cfg) * -(-train_size // cfg.train.batch_size) * 1.35
+        how = "from a 5-step calibration on this machine"
+        # evaluation passes (validation and test) cost about a sixth of a training pass
+        steps = -(-train_size // cfg.train.batch_size)
+        per_epoch = calibrate_step(cfg, threads=threads) * steps * 1.15
     return runs_left * epochs * per_epoch / max(1, workers) / 3600, how
 
 

@@ -82,7 +82,7 @@ class Trainer:
     device: torch.device
 
 
-def _step(tr: Trainer, x: torch.Tensor, target: torch.Tensor, where: str) -> tuple[float, Any]:
+def train_step(tr: Trainer, x: torch.Tensor, target: torch.Tensor, where: str) -> tuple[float, Any]:
     with autocast(tr.device, tr.train.amp):
         logits = tr.forward(x)
         loss = tr.loss(logits.float(), target)
@@ -115,7 +115,7 @@ def train_epoch(
         tensor_digest(digests.order, y)
         if step < INPUT_DIGEST_STEPS:  # bit-exact inputs of the first batches: cheap on a GPU
             tensor_digest(digests.inputs, x)
-        loss, logits = _step(tr, x, target, f"epoch {epoch + 1}, batch {step + 1}")
+        loss, logits = train_step(tr, x, target, f"epoch {epoch + 1}, batch {step + 1}")
         loss_sum += loss * len(y)
         hits += (logits.argmax(1) == y).sum().item()
         n += len(y)
