@@ -14,9 +14,10 @@ from typing import Any
 import optuna
 
 from bench.config import RunConfig, canonical_key, resolve
-from bench.engine import load_study, open_storage, storage_kind
+from bench.engine import check_fingerprint, load_study, open_storage, storage_kind
 from bench.objective import SearchPlan
 from bench.plan import AblationPlan
+from bench.records import records_location
 from bench.runner import DIRECTIONS, run_cells, status_line
 from bench.search_outputs import MAX_CONFIRMED, pick_confirmed, winners
 from bench.studyfile import StudyFile
@@ -99,7 +100,7 @@ def run_confirm(
         f"{cplan.seeds} at {budget['epochs']} epochs each: {len(cells)} runs -> {cdir}/"
     )
     st = load_study(name, open_storage(plan.storage, cdir), directions=DIRECTIONS)
-    StudyFile(
+    info = StudyFile(
         kind="ablation",
         name=name,
         dataset=first.data.name,
@@ -114,7 +115,20 @@ def run_confirm(
         runs={c.run_id: {"variant": c.variant, "seed": c.seed} for c in cells},
         search_study=plan.study,
         budget=budget,
-    ).merged_into(cdir / "study.json").write(cdir)
-    run_cells(st, cells, cdir, plan.storage, workers, values=cplan.variants, plugins=plan.plugins)
+        plugins=plan.plugins,
+    )
+    check_fingerprint(st, info.fingerprint)  # another machine's confirmation of this name
+    info.merged_into(cdir / "study.json").write(cdir)
+    artifacts = records_location(plan.storage is not None, plan.artifacts, cdir, st)
+    run_cells(
+        st,
+        cells,
+        cdir,
+        plan.storage,
+        workers,
+        values=cplan.variants,
+        plugins=plan.plugins,
+        artifacts=artifacts,
+    )
     print(f"Confirmation: {status_line(st, cells)}")
     return cdir

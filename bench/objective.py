@@ -33,6 +33,7 @@ from bench.engine import (
 )
 from bench.engine.recovery import MACHINE
 from bench.plugins import load_plugins
+from bench.records import publish_run, records_location
 from bench.training import StopRun, train_run
 from components.model import Spikformer, count_params
 from search_spaces.spaces import SearchSpace, get_space, suggest
@@ -84,6 +85,7 @@ class SearchPlan:
     sampler_settings: dict[str, Any] = field(default_factory=dict)
     pruner_settings: dict[str, Any] = field(default_factory=dict)
     plugins: list[str] = field(default_factory=list)  # imported by every worker first
+    artifacts: str | None = None  # where records are shared (bench/records.py); None: here only
 
     @property
     def directions(self) -> list[str]:
@@ -175,6 +177,10 @@ def train_objective(trial: optuna.Trial, plan: SearchPlan) -> list[float]:
     record = train_run(
         cfg, out, quiet=True, on_epoch=on_epoch, tags={"study": plan.study, "trial": trial.number}
     )
+    location = records_location(
+        plan.storage is not None, plan.artifacts, out.parent.parent, trial.study
+    )
+    publish_run(trial.study, out.parent.parent, location, cfg.run_id)  # every machine sees it
     trial.set_user_attr("seconds", round(time.perf_counter() - started, 2))
     trial.set_user_attr("epochs_run", len(record.get("curves") or []))
     if record["status"] == "pruned":
@@ -196,13 +202,16 @@ def search_worker(plan: SearchPlan) -> int:
     """Entry point of one worker process: trials until the global budget is used up."""
     worker_setup(plan.threads)
     load_plugins(plan.plugins)
-    study = open_search(plan, parallel=plan.workers > 1)
-    return run_sampled(study, lambda trial: train_objective(trial, plan), n_trials=plan.trials)
+    study = open_search(plan, parallel=plan.workers > 1 or plan.storage is not None)
+    return run_sampled(
+        study, lambda trial: train_objective(trial, plan), n_trials=plan.trials, wait=True
+    )
 
 
 def run_search(plan: SearchPlan) -> optuna.Study:
     """Run the search here (one worker) or in `plan.workers` processes; returns the study."""
-    study = open_search(plan)
+    # several machines (a database) or several workers: each draws its own sampler seed
+    study = open_search(plan, parallel=plan.storage is not None)
     progress = budget_progress(study, plan.trials)
     try:
         with warnings_above_bars():
@@ -212,6 +221,7 @@ def run_search(plan: SearchPlan) -> optuna.Study:
                     lambda trial: train_objective(trial, plan),
                     n_trials=plan.trials,
                     progress=progress,
+                    wait=True,
                 )
             else:
                 codes = start_workers(plan.workers, search_worker, (plan,), progress=progress)

@@ -34,8 +34,7 @@ from bench.engine.workers import threads_per_worker
 from bench.plan import Cell
 from bench.plugins import load_plugins
 from bench.records import heal, publish_run
-from bench.training import load_record, train_run
-from bench.training.state import set_aside_finished_checkpoint
+from bench.training import train_run
 
 __all__ = ["DIRECTIONS", "exit_code", "run_cell", "run_cells", "status_line"]
 
@@ -57,9 +56,6 @@ def run_cell(
             trial.report(row["val_acc"], epoch)
 
     out = Path(study_dir) / "runs" / cfg.run_id
-    done = load_record(out)
-    if done is None or done.get("status") != "complete":  # a lost record: train it again
-        set_aside_finished_checkpoint(out, cfg.train.epochs + cfg.train.cooldown_epochs)
     tags = {"study": payload["study"], "variant": payload["variant"]}
     record = train_run(cfg, out, quiet=True, on_epoch=report, tags=tags)
     publish_run(trial.study, Path(study_dir), artifacts, cfg.run_id)

@@ -145,6 +145,7 @@ def make_plan(args: argparse.Namespace, plugins: list[str] | None = None) -> Sea
         sampler_settings=make_sampler(args.sampler, args.seed, len(objectives))[1],
         pruner_settings=make_pruner(pruner, epochs)[1],
         plugins=list(plugins or []),
+        artifacts=args.artifacts,
     )
 
 

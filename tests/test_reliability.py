@@ -265,16 +265,18 @@ def test_a_report_that_cannot_be_written_is_one_sentence_and_exit_1(
     )
 
 
-def test_a_finished_checkpoint_of_a_lost_record_is_set_aside(tmp_path: Path) -> None:
-    import torch
+def test_a_lost_record_of_a_finished_run_is_rebuilt_from_its_checkpoint(tmp_path: Path) -> None:
+    """No retraining: the final checkpoint is evaluated once and the record equals the first."""
+    from bench.config import resolve
+    from bench.training import train_run
 
-    from bench.training.state import set_aside_finished_checkpoint
-
-    torch.save({"run_id": "r", "epoch": 3}, tmp_path / "checkpoint.pt")
-    assert not set_aside_finished_checkpoint(tmp_path, 4)  # mid-run: resumed as usual
-    assert set_aside_finished_checkpoint(tmp_path, 3)
-    assert (tmp_path / "checkpoint.pt.record-lost").is_file()
-    assert not (tmp_path / "checkpoint.pt").exists()
+    cfg = resolve({"preset": "digits-1-32", "train.epochs": 2})
+    first = train_run(cfg, tmp_path, quiet=True)
+    (tmp_path / "record.json").unlink()
+    again = train_run(cfg, tmp_path, quiet=True)
+    assert again["status"] == "complete" and again["resumed_from_epoch"] == 2
+    assert again["metrics"] == first["metrics"]
+    assert again["correct"] == first["correct"]
 
 
 # ----------------------------------------------------------------------------------- SIGTERM

@@ -34,6 +34,7 @@ from bench.training.environment import (
 from bench.training.record import combined_digests, summarize
 from bench.training.state import (
     CHECKPOINT,
+    DiskError,
     load_checkpoint,
     load_record,
     rng_state,
@@ -91,7 +92,7 @@ def train_run(
         _fit(cfg, out_dir, record, device, quiet or rank != 0, on_epoch)
     except StopRun as stop:
         record.update(status="pruned", error=str(stop) or "stopped early by a callback")
-    except (RunFailed, DataError, ConfigError) as err:
+    except (RunFailed, DataError, ConfigError, DiskError) as err:
         record.update(status="failed", error=str(err))
     except torch.OutOfMemoryError:
         record.update(
@@ -275,6 +276,7 @@ def _fit(
         unit="epoch",
     )
     b.scheduler.step(start)
+    correct = energy = None
     for epoch in bar:
         data.set_epoch(epoch)
         started, digests = time.perf_counter(), Digests()
@@ -312,6 +314,8 @@ def _fit(
         record["curves"] = history
         if on_epoch is not None:
             on_epoch(epoch + 1, row)
+    if energy is None:  # resumed from the final epoch's checkpoint (its record was lost)
+        _, (correct, energy) = _evaluate_epoch(b, data, cfg, quiet, last=True)
     record["correct"] = correct
     energy.source = f"trained weights (epoch {len(history)}), test split, all {len(correct)} images"
     record["energy"] = energy.to_dict()

@@ -11,7 +11,6 @@ import errno
 import hashlib
 import json
 import logging
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,6 @@ __all__ = [
     "load_record",
     "rng_state",
     "save_checkpoint",
-    "set_aside_finished_checkpoint",
     "set_rng_state",
     "tensor_digest",
     "write_record",
@@ -129,23 +127,6 @@ def write_record(out_dir: Path, record: dict[str, Any]) -> Path:
         return write_json(path, record)
     except OSError as err:
         raise disk_error(path, err) from None
-
-
-def set_aside_finished_checkpoint(out_dir: Path, total_epochs: int) -> bool:
-    """Rename the checkpoint of a run that already reached `total_epochs` (its record was lost)
-    to checkpoint.pt.record-lost, so the run trains again instead of resuming past its end."""
-    path = Path(out_dir) / CHECKPOINT
-    if not path.exists():
-        return False
-    try:
-        epoch = torch.load(path, map_location="cpu", weights_only=True).get("epoch")
-    except Exception:  # unreadable: load_checkpoint sets it aside with the reason
-        return False
-    if not isinstance(epoch, int) or epoch < total_epochs:
-        return False
-    os.replace(path, path.with_name(path.name + ".record-lost"))
-    log.warning("run %s: record lost after its last epoch; training it again.", out_dir.name)
-    return True
 
 
 def tensor_digest(h: Any, *tensors: torch.Tensor) -> None:
