@@ -23,44 +23,12 @@ from typing import Any
 
 import torch
 
-from bench.config import RunConfig
 from bench.datasets import load_data
+from bench.training.reopen import load_run
 from components.energy import calibrate_bn, component_table, ladder_lines, measure_ladder
-from components.model import Spikformer
 from components.presets import MODEL_PRESETS, create_model
 
-RECORD, CHECKPOINT = "record.json", "checkpoint.pt"
 SPLITS = ("test", "val")
-_WRAPPERS = ("module.", "_orig_mod.")  # DDP and torch.compile prefixes in saved state dicts
-
-
-def _unwrap(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    def bare(key: str) -> str:
-        for prefix in _WRAPPERS:
-            key = key.removeprefix(prefix)
-        return key
-
-    return {bare(k): v for k, v in state.items()}
-
-
-def load_run(run_dir: Path) -> tuple[RunConfig, torch.nn.Module, dict[str, Any]]:
-    """(config, model with the checkpoint's weights in eval mode, checkpoint) of a run folder."""
-    record_path, ckpt_path = run_dir / RECORD, run_dir / CHECKPOINT
-    for path in (record_path, ckpt_path):
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"{path} does not exist; pass a run folder written by bench.train "
-                "(it holds record.json and checkpoint.pt)."
-            )
-    record = json.loads(record_path.read_text())
-    try:
-        cfg = RunConfig.from_dict(record["config"])
-    except (KeyError, TypeError) as err:
-        raise ValueError(f"{record_path} has no usable 'config' ({err}); retrain the run.") from err
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    model = Spikformer(cfg.model)
-    model.load_state_dict(_unwrap(ckpt["model"]))
-    return cfg, model.eval(), ckpt
 
 
 def _first(batches: Any, limit: int | None) -> Iterator[torch.Tensor]:
@@ -81,7 +49,7 @@ def run_ladder(
     """The ladder of a trained run's final weights on its `split` (first `limit` images)."""
     if split not in SPLITS:
         raise ValueError(f"split={split} is not one of {', '.join(SPLITS)}; pick one of them.")
-    cfg, model, ckpt = load_run(Path(run_dir))
+    cfg, model, record = load_run(run_dir)
     data = load_data(
         cfg.data.name,
         data_root=cfg.data.root,
@@ -96,7 +64,7 @@ def run_ladder(
     total = len(loader.dataset)
     taken = total if limit is None else min(limit, total)
     source = (
-        f"trained weights (epoch {ckpt.get('epoch', '?')}), {split} split, "
+        f"trained weights (epoch {len(record.get('curves') or []) or '?'}), {split} split, "
         f"{'all ' if taken == total else 'first '}{taken} of {total} images"
     )
     return measure_ladder(model, _first(loader, limit), source=source)
