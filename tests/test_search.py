@@ -28,6 +28,7 @@ from bench.engine import AlreadyTrained, run_sampled, start_workers, worker_setu
 from bench.objective import SearchPlan, open_search, search_worker, train_objective
 from bench.search_outputs import winners
 from components.model import ModelConfig, Spikformer, count_params
+from components.presets import FAMILIES, get_preset
 from search_spaces.spaces import SPACES, get_space, heads_param, leaky_neurons, suggest
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -69,7 +70,21 @@ def counted(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 # The space
 
 
-@pytest.mark.parametrize("name", list(SPACES))
+def _has(name: str, param: str) -> bool:
+    return param in [p.name for p in SPACES[name].params]
+
+
+# Spikformer-shaped spaces (search_spaces.spaces.architecture) and architecture-family spaces
+# (search_spaces.families: a family preset and each family's own widths).
+PART_SPACES = [n for n in SPACES if _has(n, "neuron")]
+FAMILY_SPACES = [n for n in SPACES if _has(n, "preset")]
+
+
+def test_every_space_is_checked_by_one_of_the_space_tests() -> None:
+    assert set(PART_SPACES) | set(FAMILY_SPACES) == set(SPACES)
+
+
+@pytest.mark.parametrize("name", PART_SPACES)
 def test_sampled_configs_are_valid_and_conditional(name: str) -> None:
     space = get_space(name)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
@@ -93,6 +108,28 @@ def test_sampled_configs_are_valid_and_conditional(name: str) -> None:
             model = cfg.model
             assert (model.dim, model.heads, model.T) == (ov["dim"], ov["heads"], ov["T"])
     assert seen_neurons & leaky and seen_neurons - leaky
+
+
+@pytest.mark.parametrize("name", FAMILY_SPACES)
+def test_family_spaces_sample_each_familys_own_widths_and_build(name: str) -> None:
+    space = get_space(name)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    families = set()
+    for _ in range(40):
+        trial = study.ask()
+        ov = suggest(trial, space)
+        study.tell(trial, 0.0)
+        family = get_preset(ov["preset"]).family
+        widths = {p for p in trial.params if p.rsplit("_", 1)[0] in ("depth", "dim", "heads")}
+        assert widths == {f"{k}_{family}" for k in ("depth", "dim", "heads")}  # its own only
+        for key in ("depth", "dim", "heads"):
+            assert ov[key] in FAMILIES[family].widths[key]
+        cfg = resolve({"dataset": space.dataset, **ov})
+        got = (cfg.preset, cfg.model.depth, cfg.model.dim, cfg.model.heads, cfg.model.T)
+        assert got == (ov["preset"], ov["depth"], ov["dim"], ov["heads"], ov["T"])
+        assert count_params(Spikformer(cfg.model)) > 0  # every sampled configuration builds
+        families.add(family)
+    assert families == {get_preset(p).family for p in space.param("preset").values}
 
 
 def test_pinning_a_searched_key_narrows_the_space(tmp_path: Path) -> None:
@@ -316,6 +353,7 @@ CONFIRMED = [
     *TINY[1:],
     "epochs=1",
     "heads=4",
+    "dim=16",  # the confirmation trains 6 runs at the digits protocol's own budget
 ]
 REPO = Path(__file__).resolve().parents[1]
 
@@ -387,9 +425,10 @@ def test_the_confirmation_trains_the_winner_and_both_baselines_at_one_budget(
     winner = f"search trial {best['trial']}"
     assert winner in meta["variants"]
     # The default config, the paper's parts at the winner's size and the winner, each at the
-    # dataset's own budget (digits: 8 epochs), not at the search's 1-epoch trials.
+    # dataset's own budget (the digits protocol), not at the search's 1-epoch trials.
     assert set(meta["variants"]) == {BASELINE_LABEL, PAPER_PARTS_LABEL, winner}
-    epochs = resolve({"dataset": "digits"}).train.epochs
+    protocol = resolve({"dataset": "digits"}).train
+    epochs = protocol.epochs + protocol.cooldown_epochs
     assert meta["budget"]["epochs"] == epochs
     records = [json.loads(p.read_text()) for p in confirmed["confirm"].glob("runs/*/record.json")]
     assert len(records) == 6 and {r["metrics"]["epochs"] for r in records} == {epochs}
