@@ -42,6 +42,7 @@ from bench.plan import DEFAULT_SEEDS, AblationPlan, expand
 from bench.plugins import add_import_flag, load_plugins
 from bench.records import add_storage_flags, heal, records_location
 from bench.refresh import refresh
+from bench.results import METRIC_LABELS
 from bench.runner import DIRECTIONS, exit_code, run_cells, status_line
 from bench.studyfile import StudyFile, check_results_folder, check_study_name
 from bench.training import resolve_device
@@ -79,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--yes", action="store_true", help=f"start a CPU study estimated above {LONG_CPU_HOURS:g} h"
     )
     parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="also test this runs.csv column, e.g. energy_memory_mj (any energy model of the "
+        "ladder); repeatable",
+    )
+    parser.add_argument(
         "--margin",
         action="append",
         default=[],
@@ -112,7 +121,21 @@ def _describe(plan: AblationPlan, study: str, study_dir: Path, storage: str | No
     print(describe_liveness(storage))
 
 
-def parse_margins(items: list[str]) -> dict[str, float]:
+def compared_metrics(extra: list[str]) -> dict[str, bool]:
+    """The tested columns: test accuracy and paper energy, plus `--compare` ones (energies and
+    operation counts are better lower, accuracies higher)."""
+    out = dict(METRICS)
+    for column in extra:
+        if column not in METRIC_LABELS or column in ("train_img_per_s", "eval_img_per_s"):
+            raise ConfigError(
+                f"--compare {column}: not a column that can be tested; use one of "
+                f"{', '.join(c for c in METRIC_LABELS if c.endswith(('_mj', '_pct', '_m')))}."
+            )
+        out[column] = column.endswith("_pct")
+    return out
+
+
+def parse_margins(items: list[str], metrics: dict[str, bool]) -> dict[str, float]:
     """['test_acc_pct=0.5'] -> {'test_acc_pct': 0.5}; one sentence for anything else."""
     out = {}
     for item in items:
@@ -121,10 +144,10 @@ def parse_margins(items: list[str]) -> dict[str, float]:
             margin = float(value)
         except ValueError:
             margin = -1.0
-        if column not in METRICS or margin <= 0:
+        if column not in metrics or margin <= 0:
             raise ConfigError(
                 f"--margin {item}: write COLUMN=VALUE with a positive value and a "
-                f"compared column ({', '.join(METRICS)})."
+                f"compared column ({', '.join(metrics)})."
             )
         out[column] = margin
     return out
@@ -170,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     )  # the CLI prints its own summary
     try:
         plugins = load_plugins(args.plugins)
-        margins = parse_margins(args.margin)
+        metrics = compared_metrics(args.compare)
+        margins = parse_margins(args.margin, metrics)
         plan = expand(args.overrides)
         study, study_dir, workers = _check(plan, args)
         args.storage = with_liveness(args.storage, args.heartbeat, args.grace)
@@ -204,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             command=masked_command(["python -m bench.ablate", *argv]),
             fixed=plan.fixed,
             storage=storage_kind(args.storage),
-            metrics=METRICS,
+            metrics=metrics,
             baseline=plan.baseline,
             sweep_keys=plan.sweep_keys,
             variants=plan.variants,

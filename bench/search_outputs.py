@@ -88,6 +88,24 @@ def trials_frame(ostudy: optuna.Study) -> pd.DataFrame:
     return frame
 
 
+def ablate_command(meta: dict[str, Any], overrides: dict[str, Any]) -> str:
+    """A ready `bench.ablate` line for a trial: its settings on top of the search's fixed ones,
+    with the first setting where it differs from the default config swept (its value first,
+    then the default's), on the confirmation's number of seeds."""
+    short = {"data.name": "dataset"}
+    fixed = {
+        short.get(k, k.rsplit(".", 1)[-1]): v
+        for k, v in (meta.get("fixed") or {}).items()
+        if k not in ("seed", "train.epochs")
+    }  # ablate pairs its own seeds and budget
+    base = meta.get("baseline_config") or {}
+    differ = [k for k, v in overrides.items() if k in base and base[k] != v]
+    parts = [f"{k}={v}" for k, v in {**fixed, **overrides}.items() if not differ or k != differ[0]]
+    if differ:
+        parts.append(f"{differ[0]}={overrides[differ[0]]},{base[differ[0]]}")
+    return " ".join(["python -m bench.ablate", *parts, f"seeds={meta.get('confirm_seeds') or 6}"])
+
+
 def _entry(t: FrozenTrial, names: list[str]) -> dict[str, Any]:
     return {
         "trial": t.number,
@@ -126,6 +144,8 @@ def write_search_outputs(study: Study, ostudy: optuna.Study) -> dict[str, Path]:
     names = ostudy.metric_names or [f"value_{i}" for i in range(len(ostudy.directions))]
     best = winners(ostudy)
     entries = [_entry(t, names) for t in best]
+    for e in entries:
+        e["ablate_command"] = ablate_command(study.meta, e["overrides"])
     out: dict[str, Any] = {
         "selected_on": "validation split (the test split is read only by the confirmation)",
         "summary": _summary(frame, int(study.meta.get("epochs") or 0)),

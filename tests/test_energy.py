@@ -22,7 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from bench.config import resolve
 from bench.datasets import load_data
 from bench.energy import main
-from bench.figures_energy import energy_frame, plot_energy_components
+from bench.figures.ladder import energy_frame, plot_energy_components
 from components import ATTENTION, create_model
 from components.attention import SpikingSelfAttention
 from components.energy import (

@@ -436,11 +436,6 @@ def test_the_confirmation_trains_the_winner_and_both_baselines_at_one_budget(
     assert set(stats["variant"]) == {winner, PAPER_PARTS_LABEL}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product regression: bench/search_outputs.py _entry() lost 'ablate_command' in the "
-    "re-room (bench/search.py ablate_command before d6ffedf)",
-)
 def test_best_json_gives_a_ready_ablate_command(confirmed: dict) -> None:
     best = json.loads((confirmed["folder"] / "best.json").read_text())["best"]
     assert best["ablate_command"].startswith("python -m bench.ablate ")

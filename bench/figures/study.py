@@ -13,6 +13,7 @@ from bench.figures.common import PLOTS_DIR
 from bench.figures.curves import plot_curves
 from bench.figures.energy import plot_accuracy_energy
 from bench.figures.interaction import plot_interaction
+from bench.figures.ladder import energy_frame, plot_energy_components
 from bench.figures.search import plot_search
 from bench.figures.seeds import plot_paired_differences, plot_seeds
 from bench.report.compute import StudyStats, compute_stats
@@ -81,4 +82,7 @@ def plot_study(
             runs, out / "accuracy_vs_energy.png", baseline=study.baseline, variants=study.variants
         )
     )
+    ladders = energy_frame(study.records) if study.kind != "search" else None
+    if ladders is not None and not ladders.empty:
+        paths.append(plot_energy_components(ladders, out / "energy_components.png", "paper"))
     return [p for p in paths if p is not None]

@@ -10,6 +10,7 @@ import pandas as pd
 from bench.files import write_text
 from bench.report.compute import StudyStats, compute_stats
 from bench.report.factorial_section import section_factorial
+from bench.report.ladder_section import section_ladder
 from bench.report.pairing import section_pairing
 from bench.report.search_section import section_search
 from bench.report.sections import (
@@ -108,6 +109,7 @@ def write_report(
         section_protocol(study),
         None if search else section_budget(study, runs),
         section_results(study, runs),
+        section_ladder(study),
         section_pairing(study),
         section_search(ostudy) if search else section_stats(study, result, runs),
         section_pairwise(study, result, runs),
