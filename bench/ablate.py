@@ -236,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             runs={c.run_id: {"variant": c.variant, "seed": c.seed} for c in cells},
             plugins=plugins,
             margins=margins,
+            budget=plan.budget(),
         )
         check_fingerprint(st, info.fingerprint)  # another machine's study of this name
         info.merged_into(study_dir / "study.json").write(study_dir)

@@ -89,12 +89,7 @@ def run_confirm(
     cdir = results / name
     cells = cplan.cells()
     first = cplan.first()
-    budget = {
-        "epochs": first.train.epochs + first.train.cooldown_epochs,
-        "batch_size": first.train.batch_size,
-        "lr": first.train.lr,
-        "seeds": cplan.seeds,
-    }
+    budget = cplan.budget()
     print(
         f"Confirming {len(cplan.variants) - 1} config(s) vs the default config on seeds "
         f"{cplan.seeds} at {budget['epochs']} epochs each: {len(cells)} runs -> {cdir}/"

@@ -59,6 +59,20 @@ class AblationPlan:
         """The baseline's config (seed 0): dataset, preset and protocol of the whole study."""
         return resolve({**self.fixed, **next(iter(self.variants.values()))})
 
+    def budget(self) -> dict[str, Any]:
+        """What every compared model gets (the baseline's protocol; variants that sweep a
+        training setting say so in their own label)."""
+        cfg = self.first()
+        t = cfg.train
+        return {
+            "protocol": cfg.protocol,
+            "epochs": t.epochs + t.cooldown_epochs,
+            "schedule": f"cosine over {t.epochs}, warm-up {t.warmup_epochs}, cooldown "
+            f"{t.cooldown_epochs}",
+            "batch_size": t.batch_size,
+            "lr": t.lr,
+        }
+
     def default_name(self) -> str:
         """'digits-attention-ssa-vsa'; fixed settings add a short hash (two studies with other
         fixed settings never share a folder), and a long grid keeps only its keys."""

@@ -31,7 +31,7 @@ __all__ = [
 STUDY_FILE = "study.json"
 
 # Settings that fix which runs a study holds: a rerun must agree on all of them.
-_ABLATION_IDENTITY = ("kind", "dataset", "fixed", "variants")
+_ABLATION_IDENTITY = ("kind", "dataset", "fixed", "variants", "budget")
 _SEARCH_IDENTITY = (
     "kind",
     "dataset",
