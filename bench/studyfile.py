@@ -9,6 +9,7 @@ command whose settings differ from a study of the same name is refused instead o
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -56,18 +57,32 @@ def check_study_name(name: str) -> str:
 
 
 def check_results_folder(folder: Path) -> Path:
-    """The results folder exists or can be made, and this process can write into it."""
+    """The results folder is (or can be made) a folder this process can write into. Folders
+    made to find out are removed again, so a dry run or a refused study leaves no trace."""
+    given, folder = Path(folder), Path(folder).absolute()
+    made = []
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        made.append(probe)
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ValueError(
+            f"--results {folder}: {probe} is a file, not a folder; pass a folder you can write to."
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-check"
-        probe.write_text("")
-        probe.unlink()
+        (folder / ".write-check").write_text("")
+        (folder / ".write-check").unlink()
     except OSError as err:
         raise ValueError(
-            f"--results {folder}: cannot write there ({err.strerror or err}); pass a folder "
-            "you can write to."
+            f"--results {folder}: cannot write there ({err.strerror or err}); "
+            "pass a folder you can write to."
         ) from None
-    return folder
+    finally:
+        for path in made:  # deepest first
+            with contextlib.suppress(OSError):
+                path.rmdir()
+    return given
 
 
 class StudyMismatch(ValueError):
