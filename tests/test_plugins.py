@@ -10,12 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-import torch
-
-from bench.plugins import ENTRY_POINT_GROUP, ENV, load_plugins
-from components.energy import EnergyMeter, calibrate_bn
-from components.model import ModelConfig, Spikformer
+from bench.plugins import ENTRY_POINT_GROUP, ENV
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "my_attention"
@@ -84,22 +79,32 @@ def test_entry_point_group_is_imported(tmp_path):
     assert "attention=mean_kv" in res.stdout
 
 
-@pytest.fixture
-def plugin_on_path(monkeypatch):
-    monkeypatch.syspath_prepend(str(EXAMPLE))
-    load_plugins(["my_attention"])
+_ENERGY_PROBE = """
+import json, torch
+from bench.plugins import load_plugins
+load_plugins(["my_attention"])
+from components.energy import EnergyMeter, calibrate_bn
+from components.model import ModelConfig, Spikformer
+torch.manual_seed(0)
+cfg = ModelConfig(depth=1, dim=32, heads=2, T=2, num_classes=10, in_channels=1, img_size=8,
+                  attention="mean_kv", neuron="if", v_threshold=0.5)
+net = Spikformer(cfg)
+x = torch.randn(16, 1, 8, 8) * 3
+calibrate_bn(net, [x, x])  # BN as initialised leaves the blocks nearly silent
+with torch.no_grad(), EnergyMeter(net.eval()) as meter:
+    net(x)
+rows = [r for r in meter.report().to_dict()["layers"] if r["component"] == "attention"]
+print(json.dumps(rows))
+"""
 
 
-def test_the_plugin_attention_has_nonzero_attention_energy(plugin_on_path):
-    torch.manual_seed(0)
-    cfg = ModelConfig(depth=1, dim=32, heads=2, T=2, num_classes=10, in_channels=1, img_size=8,
-                      attention="mean_kv", neuron="if", v_threshold=0.5)
-    net = Spikformer(cfg)
-    x = torch.randn(16, 1, 8, 8) * 3
-    calibrate_bn(net, [x, x])  # BN as initialised leaves the blocks nearly silent
-    with torch.no_grad(), EnergyMeter(net.eval()) as meter:
-        net(x)
-    rows = [r for r in meter.report().to_dict()["layers"] if r["component"] == "attention"]
+def test_the_plugin_attention_has_nonzero_attention_energy(tmp_path):
+    """In a fresh interpreter, so the plugin's registrations do not leak into other tests."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, [EXAMPLE, REPO]))}
+    res = subprocess.run([sys.executable, "-c", _ENERGY_PROBE], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    rows = json.loads(res.stdout.strip().splitlines()[-1])
     assert {r["name"].split("[")[-1] for r in rows} == {"mean_n k*v]", "q * mask]"}
     assert all(r["dense_macs"] > 0 for r in rows)
     assert sum(r["sops_paper"] for r in rows) > 0  # spikes reached the products
