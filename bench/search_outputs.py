@@ -8,6 +8,7 @@ left out, and so are trials outside a parameter or energy constraint when winner
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,9 @@ def distinct_study(ostudy: optuna.Study) -> optuna.Study:
     copy = optuna.create_study(directions=ostudy.directions, study_name=ostudy.study_name)
     copy.add_trials([t for t in distinct_trials(ostudy) if t.state != TrialState.WAITING])
     if ostudy.metric_names:
-        copy.set_metric_names(ostudy.metric_names)
+        with warnings.catch_warnings():  # experimental in Optuna 5, stable in use
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            copy.set_metric_names(ostudy.metric_names)
     return copy
 
 
