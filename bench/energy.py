@@ -64,7 +64,7 @@ def run_ladder(
     total = len(loader.dataset)
     taken = total if limit is None else min(limit, total)
     source = (
-        f"trained weights (epoch {len(record.get('curves') or []) or '?'}), {split} split, "
+        f"trained weights (epoch {record.get('checkpoint_epoch', '?')}), {split} split, "
         f"{'all ' if taken == total else 'first '}{taken} of {total} images"
     )
     return measure_ladder(model, _first(loader, limit), source=source)

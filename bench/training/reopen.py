@@ -26,7 +26,8 @@ def _unwrap(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def load_run(run_dir: Path | str) -> tuple[RunConfig, torch.nn.Module, dict[str, Any]]:
-    """(config, model with the checkpoint's weights in eval mode, record) of a run folder;
+    """(config, model with the checkpoint's weights in eval mode, record with the checkpoint's
+    `checkpoint_epoch`) of a run folder;
     ValueError with one sentence when the folder is not a finished, readable run."""
     run_dir = Path(run_dir)
     record = load_record(run_dir)
@@ -44,4 +45,5 @@ def load_run(run_dir: Path | str) -> tuple[RunConfig, torch.nn.Module, dict[str,
         raise ValueError(
             f"{run_dir} cannot be reopened ({type(err).__name__}: {str(err)[:200]}); retrain it."
         ) from None
+    record["checkpoint_epoch"] = ckpt.get("epoch")  # the epoch the weights are from
     return cfg, model.eval(), record
