@@ -143,3 +143,16 @@ def test_tiny_grid_on_two_workers_runs_every_cell_once_and_reruns_add_nothing(
     out = capsys.readouterr().out
     assert "Study 'grid' is already complete (6 of 6 runs)" in out and "Queued" not in out
     assert len(optuna.load_study(study_name="grid", storage=storage).get_trials()) == 6
+
+
+def test_a_preset_sweep_runs_through_dry_run_and_an_unknown_preset_is_one_sentence(capsys):
+    families = "digits-2-32,spikingformer-digits-2-32,sdt-digits-2-32,qkformer-digits-3-32"
+    assert main([f"preset={families}", "seeds=2", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "4 variants x 2 seeds = 8 runs" in out
+    for name in families.split(","):
+        assert f"preset={name}" in out
+    assert main(["preset=digits-2-32,qkformer-digits-3-33", "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: Unknown model preset 'qkformer-digits-3-33'.")
+    assert "Did you mean 'qkformer-digits-3-32'?" in err and len(err.splitlines()) == 1
