@@ -16,18 +16,9 @@ import numpy as np
 import torch
 from aedat4_writer import write_aedat4
 
-DVS_CLASSES = [
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-]
+from bench.datasets.dvs import CIFAR10_DVS_CLASSES
+
+DVS_CLASSES = list(CIFAR10_DVS_CLASSES)  # the folder names tonic's release uses
 GESTURE_USERS = {
     "train": ["user02_led", "user01_fluorescent", "user03_natural"],
     "test": ["user24_natural"],
