@@ -30,9 +30,7 @@ from bench.engine import (
     check_fingerprint,
     choose_workers,
     describe_liveness,
-    load_study,
     masked_command,
-    open_storage,
     storage_kind,
     with_liveness,
 )
@@ -43,7 +41,7 @@ from bench.plugins import add_import_flag, load_plugins
 from bench.records import add_storage_flags, heal, records_location
 from bench.refresh import refresh
 from bench.results import METRIC_LABELS
-from bench.runner import DIRECTIONS, exit_code, run_cells, status_line
+from bench.runner import exit_code, open_cells_study, run_cells, status_line
 from bench.studyfile import StudyFile, check_results_folder, check_study_name
 from bench.training import resolve_device
 from bench.training.environment import device_name
@@ -211,16 +209,12 @@ def main(argv: list[str] | None = None) -> int:
     try:  # missing or corrupt data: one sentence now, not one failed run per cell later
         data = load_data(first.data.name, data_root=first.data.root, batch_size=1, T=first.model.T)
         fresh = args.storage is None and not (study_dir / JOURNAL_NAME).exists()
-        st = (
-            None
-            if fresh
-            else load_study(study, open_storage(args.storage, study_dir), directions=DIRECTIONS)
-        )
+        st = None if fresh else open_cells_study(study, args.storage, study_dir)
         left = cells if st is None else cell_status(st, [c.run_id for c in cells])["missing"]
         if not _go_ahead(first, data.info, len(left), workers, study_dir, args.yes):
             return 2
         if st is None:  # nothing is written before the study is known to go ahead
-            st = load_study(study, open_storage(None, study_dir), directions=DIRECTIONS)
+            st = open_cells_study(study, None, study_dir)
         info = StudyFile(
             kind="ablation",
             name=study,

@@ -14,11 +14,11 @@ from typing import Any
 import optuna
 
 from bench.config import RunConfig, canonical_key, resolve
-from bench.engine import check_fingerprint, load_study, open_storage, storage_kind
+from bench.engine import check_fingerprint, storage_kind
 from bench.objective import SearchPlan
 from bench.plan import AblationPlan
 from bench.records import records_location
-from bench.runner import DIRECTIONS, run_cells, status_line
+from bench.runner import open_cells_study, run_cells, status_line
 from bench.search_outputs import MAX_CONFIRMED, pick_confirmed, winners
 from bench.studyfile import StudyFile
 from search_spaces.spaces import params_to_overrides
@@ -94,7 +94,7 @@ def run_confirm(
         f"Confirming {len(cplan.variants) - 1} config(s) vs the default config on seeds "
         f"{cplan.seeds} at {budget['epochs']} epochs each: {len(cells)} runs -> {cdir}/"
     )
-    st = load_study(name, open_storage(plan.storage, cdir), directions=DIRECTIONS)
+    st = open_cells_study(name, plan.storage, cdir)
     info = StudyFile(
         kind="ablation",
         name=name,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,12 +115,13 @@ def open_search(plan: SearchPlan, parallel: bool = False) -> optuna.Study:
     pruner, _ = make_pruner(plan.pruner, plan.epochs)
     storage = open_storage(plan.storage, Path(plan.study_dir))
     study = load_study(
-        plan.study, storage, directions=plan.directions, sampler=sampler, pruner=pruner
+        plan.study,
+        storage,
+        directions=plan.directions,
+        sampler=sampler,
+        pruner=pruner,
+        metric_names=plan.metric_names,
     )
-    if study.metric_names != plan.metric_names:  # axis labels of optuna's plots and dashboard
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.set_metric_names(plan.metric_names)
     return study
 
 

@@ -36,9 +36,20 @@ from bench.plugins import load_plugins
 from bench.records import heal, publish_run
 from bench.training import train_run
 
-__all__ = ["DIRECTIONS", "exit_code", "run_cell", "run_cells", "status_line"]
+__all__ = ["DIRECTIONS", "exit_code", "open_cells_study", "run_cell", "run_cells", "status_line"]
 
 DIRECTIONS = ["maximize"]  # an ablation trial's value: the run's final test accuracy
+METRIC_NAMES = ["test_acc"]
+
+
+def open_cells_study(name: str, storage: str | None, study_dir: Path) -> optuna.Study:
+    """The Optuna study holding an ablation's cells (created on first use)."""
+    return load_study(
+        name,
+        open_storage(storage, Path(study_dir)),
+        directions=DIRECTIONS,
+        metric_names=METRIC_NAMES,
+    )
 
 
 def run_cell(
@@ -77,7 +88,7 @@ def cell_worker(
     """Entry point of one worker process: import the study's plugins, then pop and train cells
     until none is waiting here or running elsewhere."""
     worker_setup(threads)
-    st = load_study(study, open_storage(storage, Path(study_dir)), directions=DIRECTIONS)
+    st = open_cells_study(study, storage, Path(study_dir))
     load_plugins(st.user_attrs.get(PLUGINS_ATTR, []))
     call = functools.partial(run_cell, study_dir=study_dir, artifacts=artifacts)
     return run_queue(st, call, wait=True)

@@ -119,8 +119,13 @@ def test_tiny_grid_on_two_workers_runs_every_cell_once_and_reruns_add_nothing(
     storage = optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(folder / "study.journal"))
     )
-    trials = optuna.load_study(study_name="grid", storage=storage).get_trials()
+    ostudy = optuna.load_study(study_name="grid", storage=storage)
+    trials = ostudy.get_trials()
     complete = [t.user_attrs["run_id"] for t in trials if t.state.name == "COMPLETE"]
+    # What optuna-dashboard plots: the metric's name, the swept setting, one value per epoch.
+    assert ostudy.metric_names == ["test_acc"]
+    assert {t.params["attention"] for t in trials} == {"ssa", "vsa", "sdsa"}
+    assert all(sorted(t.intermediate_values) == [1] for t in trials)  # epochs count from 1
     study = json.loads((folder / "study.json").read_text())
     assert sorted(complete) == sorted(study["runs"]) and len(trials) == 6
 

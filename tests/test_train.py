@@ -76,6 +76,28 @@ def test_same_seed_same_record_other_seed_differs(tiny_run: dict, tmp_path: Path
     assert other["curves"][0]["train_loss"] != tiny_run["curves"][0]["train_loss"]
 
 
+def test_tensorboard_scalars_are_the_records_curves_and_leave_the_run_unchanged(
+    tiny_run: dict, tmp_path: Path
+) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logged = train_run(resolve({**TINY, "log": "tensorboard"}), tmp_path, quiet=True)
+    assert logged["run_id"] == tiny_run["run_id"]  # logging is not part of the run's identity
+    assert comparable(logged)["curves"] == comparable(tiny_run)["curves"]
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    tags = events.Tags()["scalars"]
+    assert {"train/loss", "train/lr", "val/acc", "test/acc", "test/loss"} <= set(tags)
+    val = [(e.step, e.value) for e in events.Scalars("val/acc")]
+    assert val == [
+        (row["epoch"], pytest.approx(row["val_acc"], abs=1e-6)) for row in logged["curves"]
+    ]
+    rates = [t for t in tags if t.startswith("firing_rate/")]
+    assert rates and sorted(t.split("/", 1)[1] for t in rates) == sorted(
+        logged["curves"][-1]["firing_rates"]
+    )
+
+
 def interrupt_after(k: int):
     """An on_epoch callback that acts like Ctrl-C once epoch k is checkpointed."""
 

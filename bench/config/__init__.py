@@ -96,6 +96,11 @@ class RunConfig:
         "(digits); none: the dataset's own (docs/protocols.md)",
         choices=PROTOCOL_NAMES,
     )
+    log: str = setting(
+        "none",
+        "per-run logging beside record.json: none, or tensorboard (RUN_DIR/tensorboard/)",
+        choices=("none", "tensorboard"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -110,6 +115,7 @@ class RunConfig:
             device=d["device"],
             preset=d["preset"],
             protocol=d.get("protocol"),  # records written before protocols had none
+            log=d.get("log", "none"),
         )
 
     @property
@@ -129,6 +135,7 @@ SHORT_KEYS: dict[str, str] = {
     "device": "device",
     "preset": "preset",
     "protocol": "protocol",
+    "log": "log",
 }
 # Flags given as settings: the sentence names the flag (`workers=2` is not a loader setting).
 FLAGS = {
@@ -321,10 +328,11 @@ def resolve(overrides: dict[str, Any]) -> RunConfig:
 
 def run_id(cfg: RunConfig) -> str:
     """Stable 12-hex id of everything that changes a run's result (not where data lives, not
-    the number of loader workers)."""
+    the number of loader workers, not its logging)."""
     d = cfg.to_dict()
     d["data"] = {k: v for k, v in d["data"].items() if k not in ("root", "workers")}
     d.pop("device")
     d.pop("protocol")  # a name for settings that are all in the id already
+    d.pop("log")  # watching a run does not change it
     blob = json.dumps(d, sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]

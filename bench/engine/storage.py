@@ -256,8 +256,10 @@ def load_study(
     directions: Sequence[str | StudyDirection],
     sampler: optuna.samplers.BaseSampler | None = None,
     pruner: optuna.pruners.BasePruner | None = None,
+    metric_names: Sequence[str] | None = None,
 ) -> optuna.Study:
-    """Create the study `name` in `storage`, or load it if it exists (safe to race)."""
+    """Create the study `name` in `storage`, or load it if it exists (safe to race). Its
+    `metric_names` label the axes of optuna's plots and of optuna-dashboard."""
     study = optuna.create_study(
         study_name=name,
         storage=storage,
@@ -275,6 +277,10 @@ def load_study(
             f"Study '{name}' already exists with directions {found}, not {wanted}; use another "
             "study name or the objectives it was created with."
         )
+    if metric_names is not None and study.metric_names != list(metric_names):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(list(metric_names))
     return study
 
 

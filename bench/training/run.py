@@ -32,6 +32,7 @@ from bench.training.environment import (
     versions,
 )
 from bench.training.record import combined_digests, summarize
+from bench.training.scalars import ScalarLog
 from bench.training.state import (
     CHECKPOINT,
     DiskError,
@@ -276,44 +277,21 @@ def _fit(
         unit="epoch",
     )
     b.scheduler.step(start)
+    log = ScalarLog(cfg.log if rank == 0 else "none", out_dir)
     correct = energy = None
-    for epoch in bar:
-        data.set_epoch(epoch)
-        started, digests = time.perf_counter(), Digests()
-        b.trainer.batch_transform.augment.reset()
-        lr = b.trainer.optimizer.param_groups[0]["lr"]
-        row = {
-            "epoch": epoch + 1,
-            "lr": lr,
-            **train_epoch(b.trainer, data.train, epoch, digests, quiet),
-        }
-        b.scheduler.step(epoch + 1)
-        evaluated, (correct, energy) = _evaluate_epoch(b, data, cfg, quiet, epoch == total - 1)
-        draws = b.trainer.batch_transform.augment.hash
-        row.update(
-            evaluated,
-            epoch_seconds=time.perf_counter() - started,
-            digests={**digests.to_dict(), "batch_draws": draws[:16]},
-        )
-        history.append(row)
-        bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{row.get('val_acc', 0):.3f}")
-        if rank == 0:
-            save_checkpoint(
-                out_dir / CHECKPOINT,
-                {
-                    "run_id": cfg.run_id,
-                    "epoch": epoch + 1,
-                    "model": b.trainer.net.state_dict(),
-                    "optimizer": b.trainer.optimizer.state_dict(),
-                    "scheduler": b.scheduler.state_dict(),
-                    "scaler": b.trainer.scaler.state_dict(),
-                    "rng": rng_state(),
-                    "history": history,
-                },
-            )
-        record["curves"] = history
-        if on_epoch is not None:
-            on_epoch(epoch + 1, row)
+    try:
+        for epoch in bar:
+            row, (correct, energy) = _one_epoch(b, data, cfg, epoch, quiet, epoch == total - 1)
+            history.append(row)
+            bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{row.get('val_acc', 0):.3f}")
+            if rank == 0:
+                _save_checkpoint(b, cfg, out_dir, epoch + 1, history)
+            log.epoch(row)
+            record["curves"] = history
+            if on_epoch is not None:
+                on_epoch(epoch + 1, row)
+    finally:
+        log.close()
     if energy is None:  # resumed from the final epoch's checkpoint (its record was lost)
         _, (correct, energy) = _evaluate_epoch(b, data, cfg, quiet, last=True)
     record["correct"] = correct
@@ -322,3 +300,43 @@ def _fit(
     record["pairing"].update(combined_digests(history))
     record.update(summarize(history, record))
     record["status"] = "complete"
+
+
+def _one_epoch(
+    b: _Built, data: DataBundle, cfg: RunConfig, epoch: int, quiet: bool, last: bool
+) -> tuple[dict, Any]:
+    """Train one epoch, step the schedule, evaluate: the epoch's row of the learning curve, and
+    the test pass's correctness vector and energy (the energy only on the `last` epoch)."""
+    data.set_epoch(epoch)
+    started, digests = time.perf_counter(), Digests()
+    b.trainer.batch_transform.augment.reset()
+    row = {
+        "epoch": epoch + 1,
+        "lr": b.trainer.optimizer.param_groups[0]["lr"],
+        **train_epoch(b.trainer, data.train, epoch, digests, quiet),
+    }
+    b.scheduler.step(epoch + 1)
+    evaluated, test = _evaluate_epoch(b, data, cfg, quiet, last)
+    draws = b.trainer.batch_transform.augment.hash
+    row.update(
+        evaluated,
+        epoch_seconds=time.perf_counter() - started,
+        digests={**digests.to_dict(), "batch_draws": draws[:16]},
+    )
+    return row, test
+
+
+def _save_checkpoint(b: _Built, cfg: RunConfig, out_dir: Path, epoch: int, history: list) -> None:
+    save_checkpoint(
+        out_dir / CHECKPOINT,
+        {
+            "run_id": cfg.run_id,
+            "epoch": epoch,
+            "model": b.trainer.net.state_dict(),
+            "optimizer": b.trainer.optimizer.state_dict(),
+            "scheduler": b.scheduler.state_dict(),
+            "scaler": b.trainer.scaler.state_dict(),
+            "rng": rng_state(),
+            "history": history,
+        },
+    )
