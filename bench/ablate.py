@@ -186,82 +186,30 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     started = time.perf_counter()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    logging.basicConfig(
-        level=logging.WARNING, format="%(levelname)s: %(message)s"
-    )  # the CLI prints its own summary
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
-        plugins = load_plugins(args.plugins)
-        metrics = compared_metrics(args.compare)
-        margins = parse_margins(args.margin, metrics)
-        plan = expand(args.overrides)
-        study, study_dir, workers = _check(plan, args)
-        args.storage = with_liveness(args.storage, args.heartbeat, args.grace)
-        cells = plan.cells()
+        plan, info, study_dir, workers = _setup(args, argv)
     except (ConfigError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    _describe(plan, study, study_dir, args.storage)
+    cells = plan.cells()
+    _describe(plan, info.name, study_dir, args.storage)
     if args.dry_run:
         for cell in cells:
             print(f"  {cell.run_id}  seed {cell.seed:>3}  {cell.variant}")
         return 0
-    first = plan.first()
-    try:  # missing or corrupt data: one sentence now, not one failed run per cell later
-        data = load_data(first.data.name, data_root=first.data.root, batch_size=1, T=first.model.T)
-        fresh = args.storage is None and not (study_dir / JOURNAL_NAME).exists()
-        st = None if fresh else open_cells_study(study, args.storage, study_dir)
-        left = cells if st is None else cell_status(st, [c.run_id for c in cells])["missing"]
-        if not _go_ahead(first, data.info, len(left), workers, study_dir, args.yes):
+    st: optuna.Study | None = None
+    try:
+        st = _open_if_going_ahead(plan, info, study_dir, workers, args)
+        if st is None:
             return 2
-        if st is None:  # nothing is written before the study is known to go ahead
-            st = open_cells_study(study, None, study_dir)
-        info = StudyFile(
-            kind="ablation",
-            name=study,
-            dataset=first.data.name,
-            command=masked_command(["python -m bench.ablate", *argv]),
-            fixed=plan.fixed,
-            storage=storage_kind(args.storage),
-            metrics=metrics,
-            baseline=plan.baseline,
-            sweep_keys=plan.sweep_keys,
-            variants=plan.variants,
-            seeds=plan.seeds,
-            runs={c.run_id: {"variant": c.variant, "seed": c.seed} for c in cells},
-            plugins=plugins,
-            margins=margins,
-            budget=plan.budget(),
-        )
-        check_fingerprint(st, info.fingerprint)  # another machine's study of this name
-        info.merged_into(study_dir / "study.json").write(study_dir)
-        artifacts = records_location(bool(args.storage), args.artifacts, study_dir, st)
-        if heal(st, study_dir, artifacts):  # finished cells whose record is lost everywhere
-            left = cell_status(st, [c.run_id for c in cells])["missing"]
-        if left:
-            run_cells(
-                st,
-                cells,
-                study_dir,
-                args.storage,
-                workers,
-                values=plan.variants,
-                plugins=plugins,
-                artifacts=artifacts,
-            )
-        else:
-            print(
-                f"Study '{study}' is already complete ({len(cells)} of {len(cells)} runs); "
-                "its report is rebuilt below. To train again, pass --study NEW_NAME (or "
-                "--results DIR)."
-            )
+        artifacts = _train(st, plan, info, study_dir, workers, args)
     except (DataError, ValueError) as err:  # ConfigError, storage URLs, study mismatches
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(
-            f"\ninterrupted: {status_line(st, cells)} Rerun the same command to finish the rest.",
-            file=sys.stderr,
-        )
+        where = f"{status_line(st, cells)} " if st is not None else ""
+        print(f"\ninterrupted: {where}Rerun the same command to finish the rest.", file=sys.stderr)
         return 130
     try:
         written = refresh(study_dir, storage=args.storage, artifacts=artifacts)
@@ -273,6 +221,86 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Report: {written['report.md']}")
     print(f"Plots:  {study_dir / 'plots'}/")
     return exit_code(st, cells)
+
+
+def _setup(args: argparse.Namespace, argv: list[str]) -> tuple[AblationPlan, StudyFile, Path, int]:
+    """Everything that can be checked before any work: plugins, metrics, margins, the grid,
+    the study's name and folder, the storage URL; the study file the command will write."""
+    plugins = load_plugins(args.plugins)
+    metrics = compared_metrics(args.compare)
+    margins = parse_margins(args.margin, metrics)
+    plan = expand(args.overrides)
+    study, study_dir, workers = _check(plan, args)
+    args.storage = with_liveness(args.storage, args.heartbeat, args.grace)
+    cells = plan.cells()
+    info = StudyFile(
+        kind="ablation",
+        name=study,
+        dataset=plan.first().data.name,
+        command=masked_command(["python -m bench.ablate", *argv]),
+        fixed=plan.fixed,
+        storage=storage_kind(args.storage),
+        metrics=metrics,
+        baseline=plan.baseline,
+        sweep_keys=plan.sweep_keys,
+        variants=plan.variants,
+        seeds=plan.seeds,
+        runs={c.run_id: {"variant": c.variant, "seed": c.seed} for c in cells},
+        plugins=plugins,
+        margins=margins,
+        budget=plan.budget(),
+    )
+    return plan, info, study_dir, workers
+
+
+def _open_if_going_ahead(
+    plan: AblationPlan, info: StudyFile, study_dir: Path, workers: int, args: argparse.Namespace
+) -> optuna.Study | None:
+    """Check the data (one sentence now, not one failed run per cell later) and the plan's
+    size; only then create the study (nothing is written before). None: the user must agree."""
+    first = plan.first()
+    data = load_data(first.data.name, data_root=first.data.root, batch_size=1, T=first.model.T)
+    fresh = args.storage is None and not (study_dir / JOURNAL_NAME).exists()
+    st = None if fresh else open_cells_study(info.name, args.storage, study_dir)
+    left = len(info.runs) if st is None else len(cell_status(st, list(info.runs))["missing"])
+    if not _go_ahead(first, data.info, left, workers, study_dir, args.yes):
+        return None
+    return st if st is not None else open_cells_study(info.name, None, study_dir)
+
+
+def _train(
+    st: optuna.Study,
+    plan: AblationPlan,
+    info: StudyFile,
+    study_dir: Path,
+    workers: int,
+    args: argparse.Namespace,
+) -> str | None:
+    """Write the study file, heal lost records, train what is missing; returns where records
+    are shared (the artifact store)."""
+    check_fingerprint(st, info.fingerprint)  # another machine's study of this name
+    info.merged_into(study_dir / "study.json").write(study_dir)
+    artifacts = records_location(bool(args.storage), args.artifacts, study_dir, st)
+    heal(st, study_dir, artifacts)  # finished cells whose record is lost everywhere
+    cells = plan.cells()
+    if cell_status(st, [c.run_id for c in cells])["missing"]:
+        run_cells(
+            st,
+            cells,
+            study_dir,
+            args.storage,
+            workers,
+            values=plan.variants,
+            plugins=info.plugins,
+            artifacts=artifacts,
+        )
+    else:
+        print(
+            f"Study '{info.name}' is already complete ({len(cells)} of {len(cells)} runs); "
+            "its report is rebuilt below. To train again, pass --study NEW_NAME (or "
+            "--results DIR)."
+        )
+    return artifacts
 
 
 if __name__ == "__main__":

@@ -196,56 +196,17 @@ def load_study(study_dir: str | Path) -> Study:
     or study.json, or unreadable JSON, raises StudyError with one sentence.
     """
     study_dir = Path(study_dir)
-    if not study_dir.is_dir():
-        raise StudyError(
-            f"{study_dir} is not a folder; pass a study folder such as results/<study>."
-        )
-    meta_path = study_dir / STUDY_FILE
-    if not meta_path.is_file():
-        raise StudyError(
-            f"{study_dir} has no {STUDY_FILE}; pass a study folder written by bench.ablate or "
-            f"bench.search (results/<study>)."
-        )
-    try:
-        meta = read_study_file(meta_path).to_dict()
-    except ValueError as err:
-        raise StudyError(str(err)) from None
-
+    meta = _read_meta(study_dir)
     is_ablation = meta.get("kind", "ablation") == "ablation"
     expected = _expected_run_ids(meta) if is_ablation else None
-    variants = set(meta.get("variants") or {})
-    seeds = {int(s) for s in meta.get("seeds") or []}
-
     kept: dict[Any, dict[str, Any]] = {}
     ignored: list[Path] = []
     for path in sorted((study_dir / "runs").glob(f"*/{RECORD_FILE}")):
-        try:
-            rec = _read_json(path, "run record")
-        except StudyError as err:
-            log.warning("%s", err)
+        rec = _read_record(path, meta, expected)
+        if rec is None:
             ignored.append(path)
             continue
-        rec = dict(rec)
-        rec.setdefault("run_id", path.parent.name)
-        if is_ablation:
-            cell = expected.get(rec["run_id"])
-            if cell is None:
-                log.warning(
-                    "ignoring %s: run %s is not one of the %d variants x %d seeds of study %r "
-                    "(a run of another config or study).",
-                    path,
-                    rec["run_id"],
-                    len(variants),
-                    len(seeds),
-                    meta.get("name"),
-                )
-                ignored.append(path)
-                continue
-            rec["variant"], rec["seed"] = cell
-            key: Any = cell
-        else:  # a search: every trial is its own variant
-            rec.setdefault("variant", rec["run_id"])
-            key = rec["run_id"]
+        key: Any = (rec["variant"], rec["seed"]) if is_ablation else rec["run_id"]
         if key not in kept or _prefer(kept[key], rec):
             kept[key] = rec
 
@@ -264,6 +225,53 @@ def load_study(study_dir: str | Path) -> Study:
             if (v, int(s)) not in have
         ]
     return Study(study_dir, meta, records, missing, ignored)
+
+
+def _read_meta(study_dir: Path) -> dict[str, Any]:
+    if not study_dir.is_dir():
+        raise StudyError(
+            f"{study_dir} is not a folder; pass a study folder such as results/<study>."
+        )
+    meta_path = study_dir / STUDY_FILE
+    if not meta_path.is_file():
+        raise StudyError(
+            f"{study_dir} has no {STUDY_FILE}; pass a study folder written by bench.ablate or "
+            f"bench.search (results/<study>)."
+        )
+    try:
+        return read_study_file(meta_path).to_dict()
+    except ValueError as err:
+        raise StudyError(str(err)) from None
+
+
+def _read_record(
+    path: Path, meta: dict[str, Any], expected: dict[str, tuple] | None
+) -> dict[str, Any] | None:
+    """One run record labelled with its variant and seed; None (with a warning) when it cannot
+    be read or, in an ablation (`expected` given), is not one of the study's cells."""
+    try:
+        rec = dict(_read_json(path, "run record"))
+    except StudyError as err:
+        log.warning("%s", err)
+        return None
+    rec.setdefault("run_id", path.parent.name)
+    if expected is None:  # a search: every trial is its own variant
+        rec.setdefault("variant", rec["run_id"])
+        return rec
+    cell = expected.get(rec["run_id"])
+    if cell is None:
+        log.warning(
+            "ignoring %s: run %s is not one of the %d variants x %d seeds of study %r "
+            "(a run of another config or study).",
+            path,
+            rec["run_id"],
+            len(meta.get("variants") or {}),
+            len(meta.get("seeds") or []),
+            meta.get("name"),
+        )
+        return None
+    rec["variant"], rec["seed"] = cell
+    return rec
 
 
 def _as_study(study: Study | str | Path) -> Study:

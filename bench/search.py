@@ -83,24 +83,8 @@ def _fixed(args: argparse.Namespace, space_fixed: dict, dataset: str) -> dict:
 
 def make_plan(args: argparse.Namespace, plugins: list[str] | None = None) -> SearchPlan:
     """Check every argument and build the plan; raises ConfigError with one sentence."""
-    for flag, value in (
-        ("--trials", args.trials),
-        ("--confirm-seeds", args.confirm_seeds),
-        ("--seed", args.seed),
-    ):
-        if value < 0:
-            raise ConfigError(f"{flag} {value}: pass 0 or more.")
+    objectives, pruner = _check_flags(args)
     base_space = get_space(args.space)
-    objectives = parse_objectives(args.objectives)
-    pruner = args.pruner or ("median" if len(objectives) == 1 else "none")
-    if pruner != "none" and len(objectives) > 1:
-        raise ConfigError(
-            f"--pruner {pruner} cannot prune a multi-objective search (Optuna compares one "
-            "value per epoch): drop --pruner or pass --pruner none."
-        )
-    for kind, name, table in (("--sampler", args.sampler, SAMPLERS), ("--pruner", pruner, PRUNERS)):
-        if name not in table:
-            raise ConfigError(f"{kind} {name}: choose one of {', '.join(table)}.")
     fixed = _fixed(args, base_space.fixed, base_space.dataset)
     pinned = {k.rsplit(".", 1)[-1]: v for k, v in fixed.items() if k.startswith("model.")}
     space = base_space.pin(pinned)
@@ -109,9 +93,6 @@ def make_plan(args: argparse.Namespace, plugins: list[str] | None = None) -> Sea
         fixed.pop("model.heads")  # pinned through the space (dims it divides)
     baseline = resolve(fixed)  # a bad fixed value (dataset, epochs, ...) fails here
     resolve_device(baseline.device)
-    for flag, value in (("--max-params", args.max_params), ("--max-energy", args.max_energy)):
-        if value is not None and value <= 0:
-            raise ConfigError(f"{flag} {value}: pass a positive number.")
     study = args.study or re.sub(
         r"[^A-Za-z0-9_.-]+",
         "-",
@@ -147,6 +128,32 @@ def make_plan(args: argparse.Namespace, plugins: list[str] | None = None) -> Sea
         plugins=list(plugins or []),
         artifacts=args.artifacts,
     )
+
+
+def _check_flags(args: argparse.Namespace) -> tuple[list[str], str]:
+    """The flags that need no config: counts, bounds, objectives, sampler and pruner names;
+    returns the objectives and the pruner (median for one objective, none for several)."""
+    for flag, value in (
+        ("--trials", args.trials),
+        ("--confirm-seeds", args.confirm_seeds),
+        ("--seed", args.seed),
+    ):
+        if value < 0:
+            raise ConfigError(f"{flag} {value}: pass 0 or more.")
+    for flag, value in (("--max-params", args.max_params), ("--max-energy", args.max_energy)):
+        if value is not None and value <= 0:
+            raise ConfigError(f"{flag} {value}: pass a positive number.")
+    objectives = parse_objectives(args.objectives)
+    pruner = args.pruner or ("median" if len(objectives) == 1 else "none")
+    if pruner != "none" and len(objectives) > 1:
+        raise ConfigError(
+            f"--pruner {pruner} cannot prune a multi-objective search (Optuna compares one "
+            "value per epoch): drop --pruner or pass --pruner none."
+        )
+    for kind, name, table in (("--sampler", args.sampler, SAMPLERS), ("--pruner", pruner, PRUNERS)):
+        if name not in table:
+            raise ConfigError(f"{kind} {name}: choose one of {', '.join(table)}.")
+    return objectives, pruner
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -34,69 +34,12 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn.functional as F
 from spikingjelly.activation_based import functional
-from spikingjelly.activation_based import neuron as sj_neuron
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from components import create_model
-from components.layers import TokenLinear
-from components.model import Spikformer
+from components.fastpath import make_fast, spike_flip_fraction
 from components.presets import get_preset
-
-# ---------------------------------------------------------------------------------------------
-# fast path: bf16 matrix products, everything else fp32
-
-
-class BF16Linear(nn.Linear):
-    """nn.Linear whose product runs in bf16; the output is cast back to fp32 at once, so the BN
-    and the neuron after it see fp32 (weights stay fp32 masters; grads arrive fp32)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        bias = None if self.bias is None else self.bias.to(torch.bfloat16)
-        return F.linear(x.to(torch.bfloat16), self.weight.to(torch.bfloat16), bias).float()
-
-
-class BF16TokenLinear(TokenLinear):
-    """TokenLinear (oneDNN 1x1 conv on the channels-last token view) in bf16, fp32 output."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() < 3 or x.device.type != "cpu":
-            return BF16Linear.forward(self, x)
-        n, k = x.shape[-2:]
-        x4 = x.to(torch.bfloat16).reshape(-1, n, 1, k).permute(0, 3, 1, 2)
-        w = self.weight.to(torch.bfloat16)[:, :, None, None]
-        bias = None if self.bias is None else self.bias.to(torch.bfloat16)
-        y = F.conv2d(x4, w, bias).float()
-        return y.permute(0, 2, 3, 1).reshape(*x.shape[:-1], -1)
-
-
-class BF16Conv2d(nn.Conv2d):
-    """nn.Conv2d computed in bf16 with an fp32 output (see BF16Linear)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        bias = None if self.bias is None else self.bias.to(torch.bfloat16)
-        w = self.weight.to(torch.bfloat16)
-        return self._conv_forward(x.to(torch.bfloat16), w, bias).float()
-
-
-def make_fast(model: Spikformer, compile: bool = False) -> nn.Module:
-    """Opt-in fast path, in place: every Linear and Conv2d whose input is spikes (or the small
-    integers of the SEW stream, exact in bf16) computes in bf16 with an fp32 output. The first
-    conv (analog image input), the classifier head and the attention products stay fp32.
-    Parameters, state_dict keys and parameter counts are unchanged. With `compile=True` the
-    result is also wrapped in torch.compile (slow first step on CPU)."""
-    first_conv = next(m for m in model.stem.modules() if isinstance(m, nn.Conv2d))
-    for m in model.modules():
-        if m is first_conv or m is model.head:
-            continue
-        if type(m) is TokenLinear:
-            m.__class__ = BF16TokenLinear
-        elif type(m) is nn.Linear:
-            m.__class__ = BF16Linear
-        elif type(m) is nn.Conv2d:
-            m.__class__ = BF16Conv2d
-    return torch.compile(model) if compile else model
-
 
 # ---------------------------------------------------------------------------------------------
 # models and steps
@@ -242,49 +185,6 @@ def peak_step_bytes(runner: Runner, x: torch.Tensor, y: torch.Tensor) -> int | N
 
 
 # ---------------------------------------------------------------------------------------------
-# spike flips of the fast path
-
-
-def _neuron_outputs(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
-    outs: list[torch.Tensor] = []
-    hooks = [
-        m.register_forward_hook(lambda _m, _i, o: outs.append(o.detach()))
-        for m in model.modules()
-        if isinstance(m, sj_neuron.BaseNode)
-    ]
-    try:
-        model.train()
-        with torch.no_grad():
-            model(x)
-    finally:
-        for h in hooks:
-            h.remove()
-    return outs
-
-
-def spike_flip_fraction(preset: str, x: torch.Tensor, seed: int = 0) -> dict[str, float]:
-    """Fraction of all neuron outputs (every neuron, time step, position) that differ between
-    the fp32 model and `make_fast` of a copy with the same weights, one forward in train mode;
-    plus the relative L2 difference of the logits."""
-    torch.manual_seed(seed)
-    ref = create_model(preset).to(x.device)
-    fast = create_model(preset).to(x.device)
-    fast.load_state_dict(ref.state_dict())
-    make_fast(fast)
-    a, b = _neuron_outputs(ref, x), _neuron_outputs(fast, x)
-    flips = sum(int((p != q).sum()) for p, q in zip(a, b, strict=True))
-    total = sum(p.numel() for p in a)
-    with torch.no_grad():
-        ref.train(), fast.train()
-        la, lb = ref(x), fast(x)
-    return {
-        "flip_fraction": flips / total,
-        "firing_rate": sum(float(p.sum()) for p in a) / total,
-        "logit_rel_diff": float((la - lb).norm() / la.norm()),
-    }
-
-
-# ---------------------------------------------------------------------------------------------
 # measurement
 
 
@@ -317,49 +217,19 @@ def measure(
     cfg = get_preset(preset).model
     x = torch.randn(batch, cfg.in_channels, cfg.img_size, cfg.img_size, device=dev)
     y = torch.randint(0, cfg.num_classes, (batch,), device=dev)
-
-    runners: list[Runner] = []
-    sj = build_sj(preset) if with_sj else None
-    if sj is not None:
-        runners.append(Runner("sj", sj.to(dev), reset=True, mean_t=True))
-    runners.append(Runner("eager", create_model(preset).to(dev)))
-    if fast:
-        runners.append(Runner("fast", make_fast(create_model(preset).to(dev))))
-    if compile:
-        runners.append(Runner("fast+compile", make_fast(create_model(preset).to(dev), True)))
-
-    # static figures first (eager models only; the compiled one computes the same products)
-    flops: dict[str, tuple[float, float]] = {}
-    act: dict[str, float] = {}
-    peak: dict[str, float | None] = {}
-    for r in runners:
-        if r.name == "fast+compile":
-            r.train_step(x, y)  # compilation
-        else:
-            f_fwd, f_train, saved = instrumented_step(r, x, y)
-            flops[r.name], act[r.name] = (f_fwd, f_train), saved / 2**20
-        r.eval_step(x)  # warm-up
-    for r in runners:
-        p = peak_step_bytes(r, x, y)
-        peak[r.name] = None if p is None else p / 2**20
-
-    times: dict[str, dict[str, list[float]]] = {r.name: {"train": [], "eval": []} for r in runners}
-    for _ in range(rounds):  # A B A B: each round times every path once, back to back
-        for r in runners:
-            times[r.name]["train"].append(_timed(lambda r=r: r.train_step(x, y), dev))
-        for r in runners:
-            times[r.name]["eval"].append(_timed(lambda r=r: r.eval_step(x), dev))
+    runners = _runners(preset, dev, with_sj, fast, compile)
+    flops, act, peak = _static_figures(runners, x, y)
+    times = _timed_rounds(runners, x, y, rounds, dev)
 
     def ratio(name: str, kind: str) -> float | None:
-        if sj is None:
+        if "sj" not in times:
             return None
         per_round = [a / b for a, b in zip(times["sj"][kind], times[name][kind], strict=True)]
         return statistics.median(per_round)
 
     results = []
     for r in runners:
-        t = times[r.name]
-        f = flops.get(r.name)
+        t, f = times[r.name], flops.get(r.name)
         results.append(
             PathResult(
                 path=r.name,
@@ -386,6 +256,53 @@ def measure(
     if fast or compile:
         out["fast_path_spikes"] = spike_flip_fraction(preset, x[: min(batch, 16)], seed)
     return out
+
+
+def _runners(
+    preset: str, dev: torch.device, with_sj: bool, fast: bool, compile: bool
+) -> list[Runner]:
+    runners: list[Runner] = []
+    sj = build_sj(preset) if with_sj else None
+    if sj is not None:
+        runners.append(Runner("sj", sj.to(dev), reset=True, mean_t=True))
+    runners.append(Runner("eager", create_model(preset).to(dev)))
+    if fast:
+        runners.append(Runner("fast", make_fast(create_model(preset).to(dev))))
+    if compile:
+        runners.append(Runner("fast+compile", make_fast(create_model(preset).to(dev), True)))
+    return runners
+
+
+def _static_figures(runners: list[Runner], x: torch.Tensor, y: torch.Tensor) -> tuple:
+    """FLOPs and saved-activation MB (eager models only; the compiled one computes the same
+    products) and peak step memory of each path; the instrumented step is the warm-up."""
+    flops: dict[str, tuple[float, float]] = {}
+    act: dict[str, float] = {}
+    peak: dict[str, float | None] = {}
+    for r in runners:
+        if r.name == "fast+compile":
+            r.train_step(x, y)  # compilation
+        else:
+            f_fwd, f_train, saved = instrumented_step(r, x, y)
+            flops[r.name], act[r.name] = (f_fwd, f_train), saved / 2**20
+        r.eval_step(x)  # warm-up
+    for r in runners:
+        p = peak_step_bytes(r, x, y)
+        peak[r.name] = None if p is None else p / 2**20
+    return flops, act, peak
+
+
+def _timed_rounds(
+    runners: list[Runner], x: torch.Tensor, y: torch.Tensor, rounds: int, dev: torch.device
+) -> dict[str, dict[str, list[float]]]:
+    """A B A B: each round times every path once, back to back, so load cancels in ratios."""
+    times: dict[str, dict[str, list[float]]] = {r.name: {"train": [], "eval": []} for r in runners}
+    for _ in range(rounds):
+        for r in runners:
+            times[r.name]["train"].append(_timed(lambda r=r: r.train_step(x, y), dev))
+        for r in runners:
+            times[r.name]["eval"].append(_timed(lambda r=r: r.eval_step(x), dev))
+    return times
 
 
 def format_table(report: dict) -> str:

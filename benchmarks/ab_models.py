@@ -14,8 +14,9 @@ import time
 import torch
 import torch.nn.functional as F
 
-from bench.throughput import Runner, build_sj, make_fast
+from bench.throughput import Runner, build_sj
 from components import create_model
+from components.fastpath import make_fast
 
 PRESET = "cifar10-4-384"
 
@@ -54,8 +55,10 @@ def main() -> None:
     base = times[names[0]]
     for n in names:
         ratio = statistics.median(a / b for a, b in zip(base, times[n], strict=True))
-        print(f"{n:<12} {batch / statistics.median(times[n]):7.2f} img/s  "
-              f"x{ratio:.2f} vs {names[0]}  times {[round(t, 2) for t in times[n]]}")
+        print(
+            f"{n:<12} {batch / statistics.median(times[n]):7.2f} img/s  "
+            f"x{ratio:.2f} vs {names[0]}  times {[round(t, 2) for t in times[n]]}"
+        )
 
 
 if __name__ == "__main__":

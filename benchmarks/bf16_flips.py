@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.throughput import _neuron_outputs
 from components import create_model
+from components.fastpath import neuron_outputs
 from components.layers import TokenLinear
 
 
@@ -46,14 +46,14 @@ def main() -> None:
     ref = create_model(preset)
     cfg = ref.cfg
     x = torch.randn(8, cfg.in_channels, cfg.img_size, cfg.img_size)
-    base = _neuron_outputs(ref, x)
+    base = neuron_outputs(ref, x)
     # fp32 only: TokenLinear (oneDNN) vs plain nn.Linear (BLAS), i.e. summation order alone
     plain = create_model(preset)
     plain.load_state_dict(ref.state_dict())
     for m in plain.modules():
         if type(m) is TokenLinear:
             m.__class__ = nn.Linear
-    outs = _neuron_outputs(plain, x)
+    outs = neuron_outputs(plain, x)
     flips = sum(int((a != b).sum()) for a, b in zip(base, outs, strict=True))
     total = sum(a.numel() for a in base)
     print(f"fp32, nn.Linear instead of TokenLinear: flips {100 * flips / total:.3f}%")
@@ -61,11 +61,13 @@ def main() -> None:
         m = create_model(preset)
         m.load_state_dict(ref.state_dict())
         patch(m, round_w, round_out)
-        outs = _neuron_outputs(m, x)
+        outs = neuron_outputs(m, x)
         flips = sum(int((a != b).sum()) for a, b in zip(base, outs, strict=True))
         total = sum(a.numel() for a in base)
-        print(f"weights bf16={round_w!s:<5} output bf16={round_out!s:<5} "
-              f"flips {100 * flips / total:.3f}%")
+        print(
+            f"weights bf16={round_w!s:<5} output bf16={round_out!s:<5} "
+            f"flips {100 * flips / total:.3f}%"
+        )
 
 
 if __name__ == "__main__":

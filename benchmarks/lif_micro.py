@@ -35,8 +35,15 @@ def run(node: torch.nn.Module, x: torch.Tensor, g: torch.Tensor) -> tuple[torch.
 
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-    kw = dict(tau=2.0, decay_input=True, v_threshold=1.0, v_reset=0.0, detach_reset=True,
-              surrogate_function=sj_surrogate.Sigmoid(alpha=4.0), step_mode="m")
+    kw = dict(
+        tau=2.0,
+        decay_input=True,
+        v_threshold=1.0,
+        v_reset=0.0,
+        detach_reset=True,
+        surrogate_function=sj_surrogate.Sigmoid(alpha=4.0),
+        step_mode="m",
+    )
     sj, fused = sj_neuron.LIFNode(**kw), FusedLIFNode(**kw)
     torch.manual_seed(0)
     for name, shape in SHAPES.items():

@@ -57,8 +57,10 @@ def main() -> None:
                 run(fn, x, w, b, g)
                 t2 = time.perf_counter()
                 ratios.append((t1 - t0) / (t2 - t1))
-            print(f"K={k:<5} N={n:<5} {name:<12} speed-up x{statistics.median(ratios):.2f} "
-                  f"vs nn.Linear, max rel diff {diff:.1e}")
+            print(
+                f"K={k:<5} N={n:<5} {name:<12} speed-up x{statistics.median(ratios):.2f} "
+                f"vs nn.Linear, max rel diff {diff:.1e}"
+            )
 
 
 if __name__ == "__main__":

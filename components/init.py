@@ -42,9 +42,7 @@ def trunc_normal(model: nn.Module) -> None:
     model.apply(_trunc_normal)
 
 
-@INIT.register(
-    "pytorch_default", source="cifar10dvs/model.py:223-227, imagenet/model.py:219-223"
-)
+@INIT.register("pytorch_default", source="cifar10dvs/model.py:223-227, imagenet/model.py:219-223")
 def pytorch_default(model: nn.Module) -> None:
     """PyTorch's default (re-drawn) on every nn.Linear but the classifier `head`, which gets
     trunc-normal std 0.02 as in the authors' DVS and ImageNet code."""

@@ -26,8 +26,8 @@ class LinearBN(nn.Module):
     """Linear then BatchNorm1d on the contiguous [T*B*N, C] view of its output.
 
     The same function as the reference code's BN on the transposed [T*B, C, N] tensor (BN
-    statistics are per channel over all other axes either way), but about 1.5x faster to train
-    on CPU because nothing is transposed (shared/notes/performance.md).
+    statistics are per channel over all other axes either way), but faster to train on CPU
+    because nothing is transposed (benchmarks/profile_step.py profiles a training step).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:

@@ -31,7 +31,7 @@ from components.merges import MERGE
 from components.neurons import NeuronSettings, is_neuron
 from components.presets import MODEL_PRESETS, PAPER_PRESETS
 
-# spec/spikformer.md, "Configurations and parameter counts" (exact, clean).
+# The paper's parameter counts as the authors' code builds them (components/presets/FACTS.md).
 SPEC_PARAMS = {
     "cifar10-4-384": 9_324_730,
     "cifar10-4-256": 4_155_178,

@@ -12,8 +12,9 @@ from spikingjelly.activation_based import neuron as sj_neuron
 from spikingjelly.activation_based import surrogate as sj_surrogate
 from torch import nn
 
-from bench.throughput import BF16Conv2d, BF16Linear, BF16TokenLinear, make_fast, measure
+from bench.throughput import measure
 from components import count_params, create_model
+from components.fastpath import BF16Conv2d, BF16Linear, BF16TokenLinear, make_fast
 from components.layers import TokenLinear
 from components.neurons import FusedLIFNode
 

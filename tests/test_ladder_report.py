@@ -9,8 +9,20 @@ from bench.ablate import main
 
 
 def test_a_real_ablation_reports_the_ladder_and_tests_a_chosen_entry(tmp_path, capsys):
-    args = ["attention=ssa,vsa", "seeds=2", "preset=digits-1-32", "epochs=1", "--workers", "1",
-            "--results", str(tmp_path), "--study", "s", "--compare", "energy_memory_mj"]
+    args = [
+        "attention=ssa,vsa",
+        "seeds=2",
+        "preset=digits-1-32",
+        "epochs=1",
+        "--workers",
+        "1",
+        "--results",
+        str(tmp_path),
+        "--study",
+        "s",
+        "--compare",
+        "energy_memory_mj",
+    ]
     assert main(args) in (0, 1)  # two seeds: every verdict is inconclusive, nothing failed
     folder = tmp_path / "s"
     report = (folder / "report.md").read_text()

@@ -21,8 +21,14 @@ def _run(args: list[str], tmp: Path, extra_path: list[Path] = (), env: dict | No
     path = os.pathsep.join(map(str, [*extra_path, REPO]))
     full_env = {**os.environ, "PYTHONPATH": path, **(env or {})}
     full_env.pop(ENV, None) if not env or ENV not in env else None
-    return subprocess.run([sys.executable, "-m", *args], cwd=tmp, env=full_env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=tmp,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_without_the_plugin_the_name_is_one_sentence_naming_the_fix(tmp_path):
@@ -32,9 +38,22 @@ def test_without_the_plugin_the_name_is_one_sentence_naming_the_fix(tmp_path):
 
 
 def test_import_flag_runs_a_two_seed_ablation_with_two_workers(tmp_path):
-    res = _run(["bench.ablate", "attention=ssa,mean_kv", "seeds=2", *TINY, "--workers", "2",
-                "--import", "my_attention", "--results", str(tmp_path / "r")], tmp_path,
-               extra_path=[EXAMPLE])
+    res = _run(
+        [
+            "bench.ablate",
+            "attention=ssa,mean_kv",
+            "seeds=2",
+            *TINY,
+            "--workers",
+            "2",
+            "--import",
+            "my_attention",
+            "--results",
+            str(tmp_path / "r"),
+        ],
+        tmp_path,
+        extra_path=[EXAMPLE],
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     assert "4 of 4 runs complete" in res.stdout
     folder = next((tmp_path / "r").iterdir())
@@ -46,22 +65,38 @@ def test_import_flag_runs_a_two_seed_ablation_with_two_workers(tmp_path):
 
 def test_a_worker_that_lacks_the_plugin_names_it(tmp_path):
     results = tmp_path / "r"
-    args = ["bench.ablate", "attention=ssa,mean_kv", "seeds=1", *TINY, "--workers", "1",
-            "--results", str(results), "--study", "s"]
+    args = [
+        "bench.ablate",
+        "attention=ssa,mean_kv",
+        "seeds=1",
+        *TINY,
+        "--workers",
+        "1",
+        "--results",
+        str(results),
+        "--study",
+        "s",
+    ]
     first = _run([*args, "--import", "my_attention", "--dry-run"], tmp_path, [EXAMPLE])
     assert first.returncode == 0
     # a study recorded with the plugin, resumed where the module is missing
     (results / "s").mkdir(parents=True)
-    res = _run([*args[:-4], "--results", str(results), "--study", "s", "--import", "my_attention"],
-               tmp_path)
+    res = _run(
+        [*args[:-4], "--results", str(results), "--study", "s", "--import", "my_attention"],
+        tmp_path,
+    )
     assert res.returncode == 2
     assert "Plugin module 'my_attention' cannot be imported" in res.stderr
     assert "pip install -e" in res.stderr
 
 
 def test_environment_variable_and_search_space_that_names_the_part(tmp_path):
-    res = _run(["bench.search", "--space", "digits-mean-kv", "--dry-run",
-                "--results", str(tmp_path)], tmp_path, [EXAMPLE], env={ENV: "my_attention"})
+    res = _run(
+        ["bench.search", "--space", "digits-mean-kv", "--dry-run", "--results", str(tmp_path)],
+        tmp_path,
+        [EXAMPLE],
+        env={ENV: "my_attention"},
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     assert "'digits-mean-kv'" in res.stdout and "mean_kv" in res.stdout
 
@@ -70,11 +105,15 @@ def test_entry_point_group_is_imported(tmp_path):
     """A real installed distribution (a dist-info folder on the path) with the entry point."""
     dist = tmp_path / "site" / "my_attention_example-0.1.0.dist-info"
     dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-attention-example\n"
-                                   "Version: 0.1.0\n")
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: my-attention-example\nVersion: 0.1.0\n"
+    )
     (dist / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\nmy_attention = my_attention\n")
-    res = _run(["bench.ablate", "attention=ssa,mean_kv", "--dry-run", "--results",
-                str(tmp_path / "r")], tmp_path, [EXAMPLE, tmp_path / "site"])
+    res = _run(
+        ["bench.ablate", "attention=ssa,mean_kv", "--dry-run", "--results", str(tmp_path / "r")],
+        tmp_path,
+        [EXAMPLE, tmp_path / "site"],
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     assert "attention=mean_kv" in res.stdout
 
@@ -101,8 +140,14 @@ print(json.dumps(rows))
 def test_the_plugin_attention_has_nonzero_attention_energy(tmp_path):
     """In a fresh interpreter, so the plugin's registrations do not leak into other tests."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, [EXAMPLE, REPO]))}
-    res = subprocess.run([sys.executable, "-c", _ENERGY_PROBE], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        [sys.executable, "-c", _ENERGY_PROBE],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     rows = json.loads(res.stdout.strip().splitlines()[-1])
     assert {r["name"].split("[")[-1] for r in rows} == {"mean_n k*v]", "q * mask]"}

@@ -62,10 +62,19 @@ ENERGY_J = {"ssa": 2.0e-6, "vsa": 1.5e-6, "sdsa": 1.8e-6, "qk_token": 2.2e-6}
 SPEED = {"ssa": 100.0, "vsa": 130.0, "sdsa": 90.0, "qk_token": 95.0}
 FAILED = ("vsa", 5)  # this run fails: listed, and left out of the statistics
 FAILED_ERROR = "loss is NaN at epoch 2: lower lr or use amp=none."
-VERSIONS = {"python": "3.11.7", "torch": "2.14.1", "torchvision": "0.29.1",
-            "spikingjelly": "2.0.0.0.14", "timm": "1.0.31", "optuna": "5.0.0",
-            "numpy": "2.4.6", "scipy": "1.17.1", "pandas": "3.1.1", "tonic": "1.6.0",
-            "git_commit": "0f0a1e22d954760a0bad08f6418a17676fb569f1"}
+VERSIONS = {
+    "python": "3.11.7",
+    "torch": "2.14.1",
+    "torchvision": "0.29.1",
+    "spikingjelly": "2.0.0.0.14",
+    "timm": "1.0.31",
+    "optuna": "5.0.0",
+    "numpy": "2.4.6",
+    "scipy": "1.17.1",
+    "pandas": "3.1.1",
+    "tonic": "1.6.0",
+    "git_commit": "0f0a1e22d954760a0bad08f6418a17676fb569f1",
+}
 METRICS = ["test_acc_pct", "energy_paper_mj", "sops_paper_m"]
 HIB = {"test_acc_pct": True, "energy_paper_mj": False, "sops_paper_m": False}
 
@@ -75,9 +84,16 @@ def correct_vector(attention: str, n_correct: int) -> list[int]:
     return [1 if start <= i < start + n_correct else 0 for i in range(TEST_SIZE)]
 
 
-def make_record(overrides: dict[str, Any], seed: int, correct: int, *, energy_j: float,
-                status: str = "complete", error: str | None = None,
-                attention: str = "ssa") -> dict[str, Any]:
+def make_record(
+    overrides: dict[str, Any],
+    seed: int,
+    correct: int,
+    *,
+    energy_j: float,
+    status: str = "complete",
+    error: str | None = None,
+    attention: str = "ssa",
+) -> dict[str, Any]:
     """A run record as bench.training writes it, with the given final-epoch accuracy."""
     cfg = resolve({**FIXED, **overrides, "seed": seed})
     final = correct / TEST_SIZE
@@ -85,25 +101,53 @@ def make_record(overrides: dict[str, Any], seed: int, correct: int, *, energy_j:
     accs = [final - 0.2, final + (0.01 if seed % 2 == 0 else -0.01), final]
     vals = [final - 0.25, final + (0.01 if seed % 2 else -0.03), final - 0.01]
     curves = [
-        {"epoch": e, "lr": 1e-3, "train_loss": 2.0 / e + 0.01 * seed, "train_acc": a - 0.02,
-         "test_loss": 1.5 / e, "test_acc": a, "val_loss": 1.6 / e, "val_acc": v,
-         "epoch_seconds": 10.0, "train_img_per_s": SPEED[attention] + seed + 10 * e,
-         "eval_img_per_s": 400.0 + seed}
+        {
+            "epoch": e,
+            "lr": 1e-3,
+            "train_loss": 2.0 / e + 0.01 * seed,
+            "train_acc": a - 0.02,
+            "test_loss": 1.5 / e,
+            "test_acc": a,
+            "val_loss": 1.6 / e,
+            "val_acc": v,
+            "epoch_seconds": 10.0,
+            "train_img_per_s": SPEED[attention] + seed + 10 * e,
+            "eval_img_per_s": 400.0 + seed,
+        }
         for e, (a, v) in enumerate(zip(accs, vals, strict=True), start=1)
     ]
     energy_j = energy_j * (1 + 0.01 * seed)
     sops = energy_j / 0.9e-12 * 0.8
-    totals = {"sops_paper": sops, "energy_paper_j": energy_j, "energy_strict_j": 30 * energy_j,
-              "mean_firing_rate": 0.01 + 0.001 * seed}
+    totals = {
+        "sops_paper": sops,
+        "energy_paper_j": energy_j,
+        "energy_strict_j": 30 * energy_j,
+        "mean_firing_rate": 0.01 + 0.001 * seed,
+    }
     record: dict[str, Any] = {
-        "run_id": cfg.run_id, "config": cfg.to_dict(), "seed": seed, "status": "running",
-        "error": None, "device": "cpu (x86_64, 2 threads)", "world_size": 1,
-        "versions": VERSIONS, "started": "2026-11-29T07:29:17+0000",
-        "data": {"dataset": "digits", "train_size": 1257, "val_size": 180,
-                 "test_size": TEST_SIZE, "split": "stratified train/val/test (fixed)"},
+        "run_id": cfg.run_id,
+        "config": cfg.to_dict(),
+        "seed": seed,
+        "status": "running",
+        "error": None,
+        "device": "cpu (x86_64, 2 threads)",
+        "world_size": 1,
+        "versions": VERSIONS,
+        "started": "2026-11-29T07:29:17+0000",
+        "data": {
+            "dataset": "digits",
+            "train_size": 1257,
+            "val_size": 180,
+            "test_size": TEST_SIZE,
+            "split": "stratified train/val/test (fixed)",
+        },
         "params": 163906 + (1000 if attention == "vsa" else 0),
-        "pairing": {"init": f"init-{seed}-{attention}", "batch_order": f"order-{seed}",
-                    "inputs": f"inputs-{seed}", "augment": False},
+        "pairing": {
+            "init": f"init-{seed}-{attention}",
+            "batch_order": f"order-{seed}",
+            "inputs": f"inputs-{seed}",
+            "augment": False,
+        },
     }
     if status == "complete":
         record["curves"] = curves
@@ -116,17 +160,33 @@ def make_record(overrides: dict[str, Any], seed: int, correct: int, *, energy_j:
     return record
 
 
-def write_study(root: Path, name: str, variants: dict[str, dict[str, Any]], cells: dict,
-                seeds: list[int], sweep_keys: list[str], **meta: Any) -> Path:
+def write_study(
+    root: Path,
+    name: str,
+    variants: dict[str, dict[str, Any]],
+    cells: dict,
+    seeds: list[int],
+    sweep_keys: list[str],
+    **meta: Any,
+) -> Path:
     """cells: (label, seed) -> record. Writes study.json and the records."""
     study = root / name
-    runs = {rec["run_id"]: {"variant": label, "seed": seed}
-            for (label, seed), rec in cells.items()}
-    info = {"kind": "ablation", "name": name, "dataset": "digits", "baseline": next(iter(variants)),
-            "command": f"python -m bench.ablate {' '.join(sweep_keys)}",
-            "created": "2026-11-29T07:20:00+0000", "sweep_keys": sweep_keys,
-            "variants": variants, "seeds": seeds, "fixed": FIXED, "storage": "journal",
-            "runs": runs, **meta}
+    runs = {rec["run_id"]: {"variant": label, "seed": seed} for (label, seed), rec in cells.items()}
+    info = {
+        "kind": "ablation",
+        "name": name,
+        "dataset": "digits",
+        "baseline": next(iter(variants)),
+        "command": f"python -m bench.ablate {' '.join(sweep_keys)}",
+        "created": "2026-11-29T07:20:00+0000",
+        "sweep_keys": sweep_keys,
+        "variants": variants,
+        "seeds": seeds,
+        "fixed": FIXED,
+        "storage": "journal",
+        "runs": runs,
+        **meta,
+    }
     (study / "runs").mkdir(parents=True)
     (study / "study.json").write_text(json.dumps(info, indent=1))
     for rec in cells.values():
@@ -141,12 +201,21 @@ def attention_study(root: Path) -> Path:
         for seed in SEEDS:
             failed = (att, seed) == FAILED
             cells[label, seed] = make_record(
-                {"model.attention": att}, seed, CORRECT[att][seed], energy_j=ENERGY_J[att],
+                {"model.attention": att},
+                seed,
+                CORRECT[att][seed],
+                energy_j=ENERGY_J[att],
                 status="failed" if failed else "complete",
-                error=FAILED_ERROR if failed else None, attention=att)
+                error=FAILED_ERROR if failed else None,
+                attention=att,
+            )
     variants = {label: {"model.attention": a} for label, a in VARIANTS.items()}
-    metrics = {"test_acc": True, "energy_paper_j": False, "sops_paper": False,
-               "train_img_per_s": True}  # throughput listed: must still not be tested
+    metrics = {
+        "test_acc": True,
+        "energy_paper_j": False,
+        "sops_paper": False,
+        "train_img_per_s": True,
+    }  # throughput listed: must still not be tested
     return write_study(root, "attn", variants, cells, SEEDS, ["attention"], metrics=metrics)
 
 
@@ -164,9 +233,16 @@ def known_runs() -> pd.DataFrame:
             if (att, seed) == FAILED:
                 continue
             e = ENERGY_J[att] * (1 + 0.01 * seed)
-            rows.append({"variant": label, "seed": seed, "dataset": "digits",
-                         "test_acc_pct": 100 * CORRECT[att][seed] / TEST_SIZE,
-                         "energy_paper_mj": 1e3 * e, "sops_paper_m": e / 0.9e-12 * 0.8 / 1e6})
+            rows.append(
+                {
+                    "variant": label,
+                    "seed": seed,
+                    "dataset": "digits",
+                    "test_acc_pct": 100 * CORRECT[att][seed] / TEST_SIZE,
+                    "energy_paper_mj": 1e3 * e,
+                    "sops_paper_m": e / 0.9e-12 * 0.8 / 1e6,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -200,20 +276,29 @@ def test_runs_csv_holds_validation_columns(built: tuple[Path, dict[str, Path]]) 
         assert row["best_val_acc_over_epochs_pct"] == pytest.approx(100 * max(vals), rel=1e-12)
         assert row["best_val_epoch"] == (2 if rec["seed"] % 2 else 3)
         assert row["test_acc_at_best_val_epoch_pct"] == pytest.approx(
-            100 * rec["curves"][int(row["best_val_epoch"]) - 1]["test_acc"], rel=1e-12)
+            100 * rec["curves"][int(row["best_val_epoch"]) - 1]["test_acc"], rel=1e-12
+        )
 
 
-def test_stats_csv_is_one_all_pairs_family_per_metric(
-    built: tuple[Path, dict[str, Path]]
-) -> None:
+def test_stats_csv_is_one_all_pairs_family_per_metric(built: tuple[Path, dict[str, Path]]) -> None:
     _, written = built
     got = pd.read_csv(written["stats.csv"])
     direct = stats.analyse(known_runs(), BASE, METRICS, HIB)  # default family: all pairs
     assert list(got["metric"].unique()) == METRICS  # throughput is listed but never tested
     assert len(got) == len(direct) == 3 * len(METRICS)
-    for col in ("diff", "ci_low", "ci_high", "p_wilcoxon_holm", "p_t_holm", "p_tost_holm",
-                "p_bayes_variant_better", "p_bayes_equivalent", "p_bayes_baseline_better",
-                "friedman_p", "seeds_for_power"):
+    for col in (
+        "diff",
+        "ci_low",
+        "ci_high",
+        "p_wilcoxon_holm",
+        "p_t_holm",
+        "p_tost_holm",
+        "p_bayes_variant_better",
+        "p_bayes_equivalent",
+        "p_bayes_baseline_better",
+        "friedman_p",
+        "seeds_for_power",
+    ):
         np.testing.assert_allclose(got[col], direct[col], rtol=1e-9, err_msg=col)
     assert (got["family_size"] == 6).all() and (got["family"] == "all-pairs").all()
     acc = got[got["metric"] == "test_acc_pct"].set_index("variant")
@@ -267,7 +352,8 @@ def test_report_statistics_state_their_rules(built: tuple[Path, dict[str, Path]]
         assert table_row(acc, label)[-1] == verdict
     qk = got[(got["metric"] == "test_acc_pct") & (got["variant"] == "attention=qk_token")].iloc[0]
     assert table_row(acc, "attention=qk_token")[-1] == (
-        f"inconclusive (needs {int(qk['seeds_for_power'])} seeds)")
+        f"inconclusive (needs {int(qk['seeds_for_power'])} seeds)"
+    )
     assert qk["verdict"] in acc
     cells = table_row(acc, "attention=vsa")
     probs = [float(x) for x in cells[6].split(" / ")]
@@ -297,13 +383,18 @@ def test_report_budget_protocol_and_labels(built: tuple[Path, dict[str, Path]]) 
     assert "**CPU demonstration:**" in report and "scikit-learn's 8x8" in report
     protocol = section(report, "## Protocol")
     assert table_row(protocol, "preset")[1] == (
-        "digits-2-32 (overridden: model.attention=ssa/vsa/sdsa/qk_token, train.epochs=3)")
+        "digits-2-32 (overridden: model.attention=ssa/vsa/sdsa/qk_token, train.epochs=3)"
+    )
     assert table_row(protocol, "train / validation / test samples")[1] == "1257 / 180 / 360"
     budget = section(report, "## Budget and models")
     assert "Every model got the same budget" in budget
     vsa = table_row(budget, "attention=vsa")
-    assert vsa[1:5] == ["3", "cosine 0.005 -> 1e-05, 0 warm-up epoch(s)", "32",
-                        "9: 0, 1, 2, 3, 4, 6, 7, 8, 9"]
+    assert vsa[1:5] == [
+        "3",
+        "cosine 0.005 -> 1e-05, 0 warm-up epoch(s)",
+        "32",
+        "9: 0, 1, 2, 3, 4, 6, 7, 8, 9",
+    ]
     assert vsa[5] == "164,906"
     header = table_row(budget, "variant")
     assert header[-1] == "energy_paper (uJ)"  # 1.5e-6 J = 0.0015 mJ: printed in uJ
@@ -322,8 +413,12 @@ def test_pairing_check(built: tuple[Path, dict[str, Path]], tmp_path: Path) -> N
     part = section(written["report.md"].read_text(), "## Pairing check")
     assert "Every variant of a seed shares the batch-order and input digests" in part
     assert table_row(part, "3")[1:] == [
-        "4", "equal", "equal", "not compared: each run has its own model config (4 digests)",
-        "False"]
+        "4",
+        "equal",
+        "equal",
+        "not compared: each run has its own model config (4 digests)",
+        "False",
+    ]
     copy = tmp_path / "attn"
     shutil.copytree(study, copy, ignore=shutil.ignore_patterns("plots"))
     cells = json.loads((copy / "study.json").read_text())["runs"]
@@ -334,12 +429,21 @@ def test_pairing_check(built: tuple[Path, dict[str, Path]], tmp_path: Path) -> N
     rec_path.write_text(json.dumps(rec))
     _, problems, missing = pairing_mismatches(load_study(copy))
     assert missing == 0
-    assert problems == ["seed 2: the batch order digests differ between `attention=ssa`, "
-                        "`attention=sdsa`, `attention=qk_token`; `attention=vsa`"]
+    assert problems == [
+        "seed 2: the batch order digests differ between `attention=ssa`, "
+        "`attention=sdsa`, `attention=qk_token`; `attention=vsa`"
+    ]
     # two variants with one model config (a training setting swept) must share their init
-    recs = [{"variant": v, "seed": 0, "status": "complete", "config": {"model": {"dim": 8}},
-             "pairing": {"init": init, "batch_order": "b", "inputs": "x", "augment": True}}
-            for v, init in (("lr=1", "i1"), ("lr=2", "i2"))]
+    recs = [
+        {
+            "variant": v,
+            "seed": 0,
+            "status": "complete",
+            "config": {"model": {"dim": 8}},
+            "pairing": {"init": init, "batch_order": "b", "inputs": "x", "augment": True},
+        }
+        for v, init in (("lr=1", "i1"), ("lr=2", "i2"))
+    ]
     rows, problems, _ = pairing_mismatches(Study(tmp_path, {"kind": "ablation"}, recs))
     assert problems == ["seed 0: `lr=1`, `lr=2` have the same model config but different init"]
     assert rows[0][4] == "differs within a model config" and rows[0][5] == "True"
@@ -351,12 +455,18 @@ def test_pairing_check(built: tuple[Path, dict[str, Path]], tmp_path: Path) -> N
 def test_figures_paired_differences_first(built: tuple[Path, dict[str, Path]]) -> None:
     study, written = built
     plots = [k.removeprefix("plot:") for k in written if k.startswith("plot:")]
-    expected = ["paired_differences", *(f"seeds_{m}" for m in METRICS),
-                *(f"cliques_{m}" for m in METRICS), "learning_curves", "accuracy_vs_energy"]
+    expected = [
+        "paired_differences",
+        *(f"seeds_{m}" for m in METRICS),
+        *(f"cliques_{m}" for m in METRICS),
+        "learning_curves",
+        "accuracy_vs_energy",
+    ]
     assert plots == expected  # no throughput figure, no interaction plot (one swept key)
     report = written["report.md"].read_text()
-    links = [line.split("](")[1].rstrip(")") for line in report.splitlines()
-             if line.startswith("![")]
+    links = [
+        line.split("](")[1].rstrip(")") for line in report.splitlines() if line.startswith("![")
+    ]
     assert links[0] == "plots/paired_differences.png"
     assert all((study / link).is_file() for link in links)
     assert "Wilcoxon-Holm cliques over mean ranks: test_acc_pct" in report
@@ -379,17 +489,38 @@ def test_many_variants_get_rotated_ticks() -> None:
 
 
 def test_clique_diagram_keeps_ties_apart(tmp_path: Path) -> None:
-    cl = {"dataset": "digits", "metric": "acc", "alpha": 0.05, "n_blocks": 6, "friedman_p": 0.01,
-          "family_size": 6, "order": ["a", "b", "c", "d"],
-          "mean_ranks": {"a": 1.5, "b": 1.5, "c": 3.0, "d": 4.0}, "ties": [["a", "b"]],
-          "cliques": [{"members": ["a", "b"], "rank_low": 1.5, "rank_high": 1.5,
-                       "contiguous": True, "covers": []},
-                      {"members": ["b", "d"], "rank_low": 1.5, "rank_high": 4.0,
-                       "contiguous": False, "covers": ["c"]}]}
+    cl = {
+        "dataset": "digits",
+        "metric": "acc",
+        "alpha": 0.05,
+        "n_blocks": 6,
+        "friedman_p": 0.01,
+        "family_size": 6,
+        "order": ["a", "b", "c", "d"],
+        "mean_ranks": {"a": 1.5, "b": 1.5, "c": 3.0, "d": 4.0},
+        "ties": [["a", "b"]],
+        "cliques": [
+            {
+                "members": ["a", "b"],
+                "rank_low": 1.5,
+                "rank_high": 1.5,
+                "contiguous": True,
+                "covers": [],
+            },
+            {
+                "members": ["b", "d"],
+                "rank_low": 1.5,
+                "rank_high": 4.0,
+                "contiguous": False,
+                "covers": ["c"],
+            },
+        ],
+    }
     path = plot_cliques(cl, tmp_path / "cliques.png")
     assert path.read_bytes()[:4] == b"\x89PNG"
     assert _offsets(cl["order"], cl["mean_ranks"]) == pytest.approx(
-        {"a": 1.475, "b": 1.525, "c": 3.0, "d": 4.0})
+        {"a": 1.475, "b": 1.525, "c": 3.0, "d": 4.0}
+    )
 
 
 # ------------------------------------------------------------------------------- factorial
@@ -401,8 +532,9 @@ F_CORRECT = {  # vsa costs accuracy under LIF, not under IF: an attention x neur
     ("vsa", "lif"): [a - d for a, d in zip(_LIF, [8, 10, 6, 12, 7, 9], strict=True)],
     ("ssa", "if"): [a + d for a, d in zip(_LIF, [20, 18, 22, 19, 21, 17], strict=True)],
 }
-F_CORRECT["vsa", "if"] = [a + d for a, d in
-                          zip(F_CORRECT["ssa", "if"], [1, -1, 0, 2, -2, 1], strict=True)]
+F_CORRECT["vsa", "if"] = [
+    a + d for a, d in zip(F_CORRECT["ssa", "if"], [1, -1, 0, 2, -2, 1], strict=True)
+]
 
 
 def factorial_study(root: Path) -> Path:
@@ -411,8 +543,9 @@ def factorial_study(root: Path) -> Path:
         label = f"attention={att} neuron={neuron}"
         variants[label] = {"model.attention": att, "model.neuron": neuron}
         for seed in F_SEEDS:
-            cells[label, seed] = make_record(variants[label], seed, counts[seed],
-                                             energy_j=ENERGY_J[att], attention=att)
+            cells[label, seed] = make_record(
+                variants[label], seed, counts[seed], energy_j=ENERGY_J[att], attention=att
+            )
     return write_study(root, "factorial", variants, cells, F_SEEDS, ["attention", "neuron"])
 
 
@@ -422,14 +555,21 @@ def factorial(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     return study, refresh(study)
 
 
-def test_factorial_section_and_interaction_plot(
-    factorial: tuple[Path, dict[str, Path]]
-) -> None:
+def test_factorial_section_and_interaction_plot(factorial: tuple[Path, dict[str, Path]]) -> None:
     _, written = factorial
-    known = pd.DataFrame([
-        {"variant": f"attention={a} neuron={n}", "seed": s, "attention": a, "neuron": n,
-         "test_acc_pct": 100 * c[s] / TEST_SIZE}
-        for (a, n), c in F_CORRECT.items() for s in F_SEEDS])
+    known = pd.DataFrame(
+        [
+            {
+                "variant": f"attention={a} neuron={n}",
+                "seed": s,
+                "attention": a,
+                "neuron": n,
+                "test_acc_pct": 100 * c[s] / TEST_SIZE,
+            }
+            for (a, n), c in F_CORRECT.items()
+            for s in F_SEEDS
+        ]
+    )
     anova = stats.rm_anova(known, ["attention", "neuron"], "test_acc_pct").set_index("effect")
     art = stats.art_anova(known, ["attention", "neuron"], "test_acc_pct").set_index("effect")
     part = section(written["report.md"].read_text(), "## Factorial analysis")
@@ -457,10 +597,15 @@ def test_search_figures_on_the_datas_range(tmp_path: Path) -> None:
     study = tmp_path / "search"
     study.mkdir()
     storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(study / "study.journal")))
+        optuna.storages.journal.JournalFileBackend(str(study / "study.journal"))
+    )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    ostudy = optuna.create_study(study_name="search", storage=storage, direction="maximize",
-                                 sampler=optuna.samplers.RandomSampler(seed=0))
+    ostudy = optuna.create_study(
+        study_name="search",
+        storage=storage,
+        direction="maximize",
+        sampler=optuna.samplers.RandomSampler(seed=0),
+    )
 
     def objective(trial: optuna.Trial) -> float:
         lr = trial.suggest_float("lr", 1e-4, 1e-2, log=True)
@@ -472,9 +617,18 @@ def test_search_figures_on_the_datas_range(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ostudy.optimize(objective, n_trials=12)
-    (study / "study.json").write_text(json.dumps(
-        {"kind": "search", "name": "search", "command": "python -m bench.search --trials 12",
-         "dataset": "digits", "storage": "journal", "metrics": {"val_acc_pct": True}}))
+    (study / "study.json").write_text(
+        json.dumps(
+            {
+                "kind": "search",
+                "name": "search",
+                "command": "python -m bench.search --trials 12",
+                "dataset": "digits",
+                "storage": "journal",
+                "metrics": {"val_acc_pct": True},
+            }
+        )
+    )
     written = refresh(study)
     names = [k.removeprefix("plot:") for k in written if k.startswith("plot:")]
     assert names[:3] == ["search_history", "search_intermediate", "search_importance"]
@@ -499,8 +653,13 @@ def test_cli_latex_and_identical_outputs(
     for name in ("runs.csv", "stats.csv", "report.md"):
         (copy / name).unlink()
     shutil.rmtree(copy / "plots")
-    res = subprocess.run([sys.executable, "-m", "bench.plots", "--latex", str(copy)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        [sys.executable, "-m", "bench.plots", "--latex", str(copy)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr
     for name in ("runs.csv", "stats.csv", "report.md"):
         assert (copy / name).read_bytes() == written[name].read_bytes(), name

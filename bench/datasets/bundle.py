@@ -198,20 +198,13 @@ def load_data(
         make_loader(ds, prep.eval_transform, train=False, batch_size=eval_batch, **common)
         for ds in (prep.val, prep.test)
     )
-    sizes = {f"{s}_size": len(getattr(prep, s)) for s in ("train", "val", "test")}
-    split_file, split_sha1 = write_split_file(
-        prep.split_file, {"dataset": name, **sizes, **prep.split}
-    )
     info = {
         "dataset": name,
         "num_classes": prep.num_classes,
         "input_shape": ([T] if prep.frames else [])
         + [prep.in_channels, prep.img_size, prep.img_size],
         "frames": prep.frames,
-        **sizes,
-        "split": prep.split["rule"],
-        "split_file": split_file,
-        "split_sha1": split_sha1,
+        **_split_info(name, prep),
         **prep.info,
         "augment_order": augment_order,
         "drop_last": drop_last,
@@ -225,6 +218,20 @@ def load_data(
     return DataBundle(
         train, val, test, *geometry, info, augment_order, prep.normalize, prep.erase_prob
     )
+
+
+def _split_info(name: str, prep: Prepared) -> dict[str, Any]:
+    """The split's sizes and rule, and the split file (written once) with its SHA-1."""
+    sizes = {f"{s}_size": len(getattr(prep, s)) for s in ("train", "val", "test")}
+    split_file, split_sha1 = write_split_file(
+        prep.split_file, {"dataset": name, **sizes, **prep.split}
+    )
+    return {
+        **sizes,
+        "split": prep.split["rule"],
+        "split_file": split_file,
+        "split_sha1": split_sha1,
+    }
 
 
 def _check_arguments(

@@ -1,5 +1,6 @@
 """Spikformer (Zhou et al., ICLR 2023): SPS stem, SSA, SEW (spike-adding) residual. Every
-configuration of the paper's table (spec/spikformer.md) plus small CPU models for digits."""
+configuration of the paper's tables (components/presets/FACTS.md), and small CPU models for
+digits."""
 
 from __future__ import annotations
 

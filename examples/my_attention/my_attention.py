@@ -35,9 +35,22 @@ class MeanKVAttention(SpikingQKV):
         return [gate_product("mean_n k*v", k * v, dim), gate_product("q * mask", q, dim)]
 
 
-register_space(SearchSpace(
-    "digits-mean-kv", "digits",
-    architecture((1, 2), (32, 64), (1, 2, 4), (2.0, 4.0), (2, 4), neurons=("lif", "if"),
-                 attentions=("ssa", "sdsa", "mean_kv"), stems=("sps",), residuals=("sew", "ms")),
-    fixed={"epochs": 5}, note="the digits space with mean_kv beside SSA and SDSA",
-))
+register_space(
+    SearchSpace(
+        "digits-mean-kv",
+        "digits",
+        architecture(
+            (1, 2),
+            (32, 64),
+            (1, 2, 4),
+            (2.0, 4.0),
+            (2, 4),
+            neurons=("lif", "if"),
+            attentions=("ssa", "sdsa", "mean_kv"),
+            stems=("sps",),
+            residuals=("sew", "ms"),
+        ),
+        fixed={"epochs": 5},
+        note="the digits space with mean_kv beside SSA and SDSA",
+    )
+)
