@@ -377,6 +377,15 @@ def test_report_mcnemar_section(built: tuple[Path, dict[str, Path]]) -> None:
 # ------------------------------------------------------------------------------- honest labels
 
 
+def test_a_searched_number_with_many_values_reads_as_its_range() -> None:
+    from bench.report.sections import _values_text
+
+    assert _values_text(["ssa", "vsa"]) == "ssa/vsa"
+    assert _values_text([2.0, 1.5]) == "2.0/1.5"
+    taus = [1.5 + 0.05 * i for i in range(49)]  # 1.5 ... 3.9
+    assert _values_text(taus) == "49 values in [1.5, 3.9]"
+
+
 def test_report_budget_protocol_and_labels(built: tuple[Path, dict[str, Path]]) -> None:
     _, written = built
     report = written["report.md"].read_text()

@@ -157,8 +157,16 @@ def preset_text(recs: list[dict[str, Any]]) -> str:
     if not changed:
         return presets
     keys = [k for k in values if k in changed]  # config order: model, data, train
-    parts = ", ".join(f"{k}={'/'.join(map(str, values[k]))}" for k in keys)
+    parts = ", ".join(f"{k}={_values_text(values[k])}" for k in keys)
     return f"{presets} (overridden: {parts})"
+
+
+def _values_text(values: list[Any], most: int = 8) -> str:
+    """'ssa/vsa'; a searched number with many values as its range ('49 values in [1.51, 3.95]')."""
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    if numbers and len(values) > most:
+        return f"{len(values)} values in [{min(values):.3g}, {max(values):.3g}]"
+    return "/".join(map(str, values))
 
 
 def section_protocol(study: Study) -> str:
