@@ -30,6 +30,7 @@ __all__ = [
     "Study",
     "StudyError",
     "curves_frame",
+    "ladder_of",
     "load_study",
     "metric_column",
     "runs_frame",
@@ -272,6 +273,12 @@ def _read_record(
         return None
     rec["variant"], rec["seed"] = cell
     return rec
+
+
+def ladder_of(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The energy ladder stored in a run record, or None."""
+    found = record.get("energy_ladder") or (record.get("energy") or {}).get("ladder")
+    return found if isinstance(found, dict) and "energy_mj_by_component" in found else None
 
 
 def _as_study(study: Study | str | Path) -> Study:

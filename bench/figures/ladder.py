@@ -15,18 +15,13 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from bench.results import ladder_of
 from components.energy import COMPONENTS
 
-__all__ = ["energy_frame", "ladder_of", "plot_energy_components"]
+__all__ = ["energy_frame", "plot_energy_components"]
 
 DPI = 150
 COLUMNS = ["variant", "seed", "model", "component", "energy_mj"]
-
-
-def ladder_of(record: dict[str, Any]) -> dict[str, Any] | None:
-    """The energy ladder stored in a run record, or None."""
-    found = record.get("energy_ladder") or (record.get("energy") or {}).get("ladder")
-    return found if isinstance(found, dict) and "energy_mj_by_component" in found else None
 
 
 def energy_frame(records: list[dict[str, Any]]) -> pd.DataFrame:

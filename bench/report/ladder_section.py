@@ -6,9 +6,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from bench.figures.ladder import ladder_of
 from bench.report.fmt import markdown_table, variant_name
-from bench.results import Study
+from bench.results import Study, ladder_of
 
 __all__ = ["section_ladder"]
 
