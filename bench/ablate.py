@@ -36,7 +36,7 @@ from bench.engine import (
 )
 from bench.engine.workers import threads_per_worker
 from bench.estimate import LONG_CPU_HOURS, estimate_hours, format_hours
-from bench.plan import DEFAULT_SEEDS, AblationPlan, expand
+from bench.plan import DEFAULT_SEEDS, AblationPlan, decisive_seeds, expand, undecidable_note
 from bench.plugins import add_import_flag, load_plugins
 from bench.records import add_storage_flags, heal, records_location
 from bench.refresh import refresh
@@ -54,11 +54,13 @@ METRICS = {"test_acc_pct": True, "energy_paper_mj": False, "sops_paper_m": False
 
 def build_parser() -> argparse.ArgumentParser:
     presets = "; ".join(f"{name} ({p.source})" for name, p in ABLATIONS.items())
+    seeds_text = ", ".join(f"{k} variants: {decisive_seeds(k)}" for k in (3, 4, 6))
     parser = argparse.ArgumentParser(
         prog="python -m bench.ablate",
         description=__doc__,
-        epilog=f"ablation=NAME presets: {presets}.\nDefault seeds: {DEFAULT_SEEDS}.\n\n"
-        + settings_help(),
+        epilog=f"ablation=NAME presets: {presets}.\nDefault seeds: {DEFAULT_SEEDS} for two "
+        "variants, more for more variants so that the exact Wilcoxon test, Holm over all pairs, "
+        f"can reach p < 0.05 ({seeds_text}).\n\n" + settings_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("overrides", nargs="*", help="key=value or key=a,b,c (a sweep)")
@@ -115,6 +117,9 @@ def _describe(plan: AblationPlan, study: str, study_dir: Path, storage: str | No
         f"on {first.data.name} (model {first.preset}, protocol {first.protocol}, {epochs} epochs, "
         f"baseline '{plan.baseline}')."
     )
+    note = undecidable_note(len(plan.variants), len(plan.seeds))
+    if note:
+        print(note)
     print(f"Results: {study_dir}/ (storage: {storage_kind(storage)})")
     print(describe_liveness(storage))
 

@@ -16,7 +16,7 @@ import optuna
 from bench.config import RunConfig, canonical_key, resolve
 from bench.engine import check_fingerprint, storage_kind
 from bench.objective import SearchPlan
-from bench.plan import AblationPlan
+from bench.plan import AblationPlan, decisive_seeds
 from bench.records import records_location
 from bench.runner import open_cells_study, run_cells, status_line
 from bench.search_outputs import MAX_CONFIRMED, pick_confirmed, winners
@@ -37,10 +37,11 @@ def _setting(cfg: RunConfig, key: str) -> Any:
 
 
 def confirm_plan(
-    chosen: list[optuna.trial.FrozenTrial], plan: SearchPlan, n_seeds: int
+    chosen: list[optuna.trial.FrozenTrial], plan: SearchPlan, n_seeds: int | None
 ) -> AblationPlan | None:
     """The default config (baseline), the paper's parts at the first winner's size and each
-    winner, on seeds not used in the search. None when no winner differs from the baseline."""
+    winner, on `n_seeds` seeds not used in the search (None: enough for a decisive verdict,
+    `decisive_seeds`). None when no winner differs from the baseline."""
     fixed = {k: v for k, v in plan.fixed.items() if k != "seed" and k not in _SEARCH_ONLY}
     base_cfg = resolve(fixed)
     winners_ov = {t.number: params_to_overrides(t.params) for t in chosen}
@@ -67,12 +68,13 @@ def confirm_plan(
         if values(ov) not in variants.values():
             variants[f"search trial {number}"] = values(ov)
     train_seed = int(plan.fixed.get("seed", 0))
+    n_seeds = n_seeds or decisive_seeds(len(variants))
     seeds = [s for s in range(n_seeds + 1) if s != train_seed][:n_seeds]
     return AblationPlan(variants, fixed, seeds, keys)
 
 
 def run_confirm(
-    ostudy: optuna.Study, plan: SearchPlan, n_seeds: int, results: Path, workers: int
+    ostudy: optuna.Study, plan: SearchPlan, n_seeds: int | None, results: Path, workers: int
 ) -> Path | None:
     """Train the confirmation (resuming one that started) and return its folder."""
     chosen = winners(ostudy)

@@ -13,13 +13,45 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.config import ConfigError, RunConfig, parse_overrides, resolve
+from bench.stats.wilcoxon import min_possible_p, seeds_needed
 from components.registry import unknown_choice_message
 from search_spaces.ablations import ABLATIONS
 
-__all__ = ["DEFAULT_SEEDS", "AblationPlan", "Cell", "apply_ablation_preset", "expand"]
+__all__ = [
+    "DEFAULT_SEEDS",
+    "AblationPlan",
+    "Cell",
+    "apply_ablation_preset",
+    "decisive_seeds",
+    "expand",
+    "undecidable_note",
+]
 
-# Seeds of an ablation when none are given; see README ("Verdicts") for how it was chosen.
+# Seeds of a two-variant ablation when none are given: the fewest pairs with which the exact
+# Wilcoxon test can reach p < 0.05 at all (2 / 2**6 = 0.031). More variants get more, below.
 DEFAULT_SEEDS = 6
+ALPHA = 0.05  # the verdicts' level (bench.stats)
+
+
+def decisive_seeds(n_variants: int, least: int = DEFAULT_SEEDS) -> int:
+    """The seeds at which any pair of `n_variants` can be called better or worse: the exact
+    Wilcoxon test, Holm over the family of all k(k-1)/2 pairs, can reach p < 0.05 (3 variants:
+    7, 4: 8, 6: 10); at least `least`."""
+    pairs = max(1, n_variants * (n_variants - 1) // 2)
+    return max(least, seeds_needed(ALPHA, pairs))
+
+
+def undecidable_note(n_variants: int, n_seeds: int) -> str | None:
+    """A warning when `n_seeds` are too few for any better/worse verdict among the variants."""
+    pairs = max(1, n_variants * (n_variants - 1) // 2)
+    if min_possible_p(n_seeds, pairs) < ALPHA:
+        return None
+    return (
+        f"note: with {n_seeds} seeds no pair can be called better or worse (the exact Wilcoxon "
+        f"test, Holm over {pairs} pair(s), cannot go below p = "
+        f"{min_possible_p(n_seeds, pairs):.3g}); seeds={decisive_seeds(n_variants, 1)} or more "
+        "make it possible."
+    )
 
 
 @dataclass(frozen=True)
@@ -114,7 +146,8 @@ def _seeds(values: list[Any]) -> list[int]:
 def expand(args: list[str], default_seeds: int = DEFAULT_SEEDS) -> AblationPlan:
     """Overrides -> the plan; every mistake is a ConfigError with one sentence."""
     parsed = parse_overrides(apply_ablation_preset(args))
-    seeds = _seeds(parsed.pop("seeds", [default_seeds]))
+    given = parsed.pop("seeds", None)
+    seeds = _seeds(given) if given is not None else None
     if "seed" in parsed:
         raise ConfigError("seed= fixes one seed; an ablation pairs several: use seeds=N.")
     sweeps = {k: v for k, v in parsed.items() if len(v) > 1}
@@ -131,6 +164,8 @@ def expand(args: list[str], default_seeds: int = DEFAULT_SEEDS) -> AblationPlan:
         values = dict(zip(sweeps, combo, strict=True))
         variants[variant_label(values)] = values
     fixed = {k: v[0] for k, v in parsed.items() if len(v) == 1}
+    if seeds is None:
+        seeds = list(range(decisive_seeds(len(variants), default_seeds)))
     return AblationPlan(variants, fixed, seeds, [k.split(".")[-1] for k in sweeps])
 
 

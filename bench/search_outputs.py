@@ -106,7 +106,8 @@ def ablate_command(meta: dict[str, Any], overrides: dict[str, Any]) -> str:
     parts = [f"{k}={v}" for k, v in {**fixed, **overrides}.items() if not differ or k != differ[0]]
     if differ:
         parts.append(f"{differ[0]}={overrides[differ[0]]},{base[differ[0]]}")
-    return " ".join(["python -m bench.ablate", *parts, f"seeds={meta.get('confirm_seeds') or 6}"])
+    seeds = [f"seeds={meta['confirm_seeds']}"] if meta.get("confirm_seeds") else []
+    return " ".join(["python -m bench.ablate", *parts, *seeds])  # else ablate's own default
 
 
 def _entry(t: FrozenTrial, names: list[str]) -> dict[str, Any]:

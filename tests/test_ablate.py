@@ -11,7 +11,7 @@ import pytest
 
 from bench.ablate import main
 from bench.config import ConfigError
-from bench.plan import apply_ablation_preset, expand
+from bench.plan import apply_ablation_preset, expand, undecidable_note
 
 
 def test_sweeps_form_a_cartesian_product_with_the_first_values_as_baseline() -> None:
@@ -26,6 +26,17 @@ def test_sweeps_form_a_cartesian_product_with_the_first_values_as_baseline() -> 
     assert plan.fixed == {"model.dim": 64} and plan.seeds == [0, 1, 2]
     assert expand(["T=4,1", "seeds=5,7"]).seeds == [5, 7]
     assert expand(["attention=ssa,vsa"]).seeds == list(range(6))  # n >= 6 by default
+
+
+def test_the_default_seeds_let_every_pair_of_variants_be_decided() -> None:
+    # Holm over k(k-1)/2 pairs: the smallest exact Wilcoxon p is pairs * 2 / 2**n, which must
+    # fall below 0.05: 3 pairs need n = 7 (6/128), 6 pairs 8 (12/256), 15 pairs 10 (30/1024).
+    assert len(expand(["attention=ssa,vsa,sdsa"]).seeds) == 7
+    assert len(expand(["attention=ssa,vsa", "neuron=lif,if"]).seeds) == 8
+    assert len(expand(["attention=ssa,vsa,sdsa", "neuron=lif,if"]).seeds) == 10
+    assert undecidable_note(2, 6) is None
+    note = undecidable_note(6, 6)
+    assert "Holm over 15 pair(s)" in note and "p = 0.469" in note and "seeds=10" in note
 
 
 @pytest.mark.parametrize(
@@ -155,6 +166,8 @@ def test_a_preset_sweep_runs_through_dry_run_and_an_unknown_preset_is_one_senten
     assert main([f"preset={families}", "seeds=2", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "4 variants x 2 seeds = 8 runs" in out
+    assert "note: with 2 seeds no pair can be called better or worse" in out  # and how many do
+    assert "seeds=8 or more make it possible" in out
     for name in families.split(","):
         assert f"preset={name}" in out
     assert main(["preset=digits-2-32,qkformer-digits-3-33", "--dry-run"]) == 2

@@ -436,6 +436,27 @@ def test_the_confirmation_trains_the_winner_and_both_baselines_at_one_budget(
     assert set(stats["variant"]) == {winner, PAPER_PARTS_LABEL}
 
 
+def test_the_default_confirmation_has_enough_seeds_for_a_decisive_verdict(tmp_path: Path) -> None:
+    from bench.confirm import confirm_plan
+
+    args = search.build_parser().parse_args(["--results", str(tmp_path)])
+    plan = search.make_plan(args)
+    params = {"depth": 1, "dim": 64, "heads_dim64": 4, "mlp_ratio": 1.0, "T": 4, "neuron": "if"}
+    trial = optuna.trial.create_trial(
+        params=params,
+        distributions={
+            k: optuna.distributions.CategoricalDistribution([v]) for k, v in params.items()
+        },
+        value=0.99,
+    )
+    cplan = confirm_plan([trial], plan, None)
+    # 3 models, 3 pairs: Holm's smallest exact Wilcoxon p is 3 * 2 / 2**n, below 0.05 from
+    # n = 7 (3 * 2 / 2**6 = 0.094 could never be significant)
+    assert len(cplan.variants) == 3 and len(cplan.seeds) == 7
+    assert plan.fixed.get("seed", 0) not in cplan.seeds  # fresh seeds, not the search's
+    assert len(confirm_plan([trial], plan, 2).seeds) == 2
+
+
 def test_best_json_gives_a_ready_ablate_command(confirmed: dict) -> None:
     best = json.loads((confirmed["folder"] / "best.json").read_text())["best"]
     assert best["ablate_command"].startswith("python -m bench.ablate ")

@@ -14,6 +14,7 @@ from bench.report.compute import StudyStats
 from bench.report.fmt import markdown_table, num, p_text
 from bench.report.metrics import ALPHA, Unit, descriptive_only, display_unit, metric_label
 from bench.results import Study, stats_metrics
+from bench.stats.wilcoxon import seeds_needed
 
 __all__ = [
     "BASELINE_HEADER",
@@ -26,12 +27,17 @@ __all__ = [
 
 
 def short_verdict(row: pd.Series | dict[str, Any]) -> str:
-    """The four-way verdict for a table cell; inconclusive says the seeds it would need."""
+    """The four-way verdict for a table cell; inconclusive says the seeds it would need (for
+    80% power against the observed effect, and no fewer than the family's Wilcoxon floor)."""
     cls = str(row["verdict_class"])
     if cls != "inconclusive":
         return cls
     n = row["seeds_for_power"]
-    return f"inconclusive (needs {int(n)} seeds)" if math.isfinite(n) else "inconclusive"
+    if not math.isfinite(n):
+        return "inconclusive"
+    # and at least the seeds with which the exact Wilcoxon test can reach p_holm < alpha at all
+    n = max(int(n), seeds_needed(ALPHA, int(row.get("family_size", 1) or 1)))
+    return f"inconclusive (needs {n} seeds)"
 
 
 def _ci(row: pd.Series, unit: Unit, lo: str = "ci_low", hi: str = "ci_high") -> str:
