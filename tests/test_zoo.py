@@ -51,7 +51,9 @@ def neuron_outputs(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, lis
     return logits, outs
 
 
-@pytest.mark.parametrize("neuron,encoding", itertools.product(NEURON.names(), ENCODING.names()))
+@pytest.mark.parametrize(
+    "neuron,encoding", list(itertools.product(NEURON.names(), ENCODING.names()))
+)
 def test_every_neuron_and_encoding_trains_a_step_and_spikes(neuron: str, encoding: str) -> None:
     torch.manual_seed(0)
     model = Spikformer(tiny(neuron=neuron, encoding=encoding))
