@@ -41,7 +41,7 @@ from bench.plugins import add_import_flag, load_plugins
 from bench.records import add_storage_flags, heal, records_location
 from bench.refresh import refresh
 from bench.results import METRIC_LABELS
-from bench.runner import exit_code, open_cells_study, run_cells, status_line
+from bench.runner import exit_code, open_cells_study, run_cells, speed_pass_after, status_line
 from bench.studyfile import StudyFile, check_results_folder, check_study_name
 from bench.training import resolve_device
 from bench.training.environment import device_name
@@ -305,6 +305,7 @@ def _train(
             "its report is rebuilt below. To train again, pass --study NEW_NAME (or "
             "--results DIR)."
         )
+    speed_pass_after(st, cells, study_dir)
     return artifacts
 
 

@@ -18,7 +18,7 @@ from bench.engine import check_fingerprint, storage_kind
 from bench.objective import SearchPlan
 from bench.plan import AblationPlan, decisive_seeds
 from bench.records import records_location
-from bench.runner import open_cells_study, run_cells, status_line
+from bench.runner import open_cells_study, run_cells, speed_pass_after, status_line
 from bench.search_outputs import MAX_CONFIRMED, pick_confirmed, winners
 from bench.studyfile import StudyFile
 from search_spaces.spaces import params_to_overrides
@@ -127,5 +127,6 @@ def run_confirm(
         plugins=plan.plugins,
         artifacts=artifacts,
     )
+    speed_pass_after(st, cells, cdir)
     print(f"Confirmation: {status_line(st, cells)}")
     return cdir

@@ -34,9 +34,18 @@ from bench.engine.workers import threads_per_worker
 from bench.plan import Cell
 from bench.plugins import load_plugins
 from bench.records import heal, publish_run
+from bench.speed import ROUNDS, run_speed_pass, speed_pass_needed
 from bench.training import train_run
 
-__all__ = ["DIRECTIONS", "exit_code", "open_cells_study", "run_cell", "run_cells", "status_line"]
+__all__ = [
+    "DIRECTIONS",
+    "exit_code",
+    "open_cells_study",
+    "run_cell",
+    "run_cells",
+    "speed_pass_after",
+    "status_line",
+]
 
 DIRECTIONS = ["maximize"]  # an ablation trial's value: the run's final test accuracy
 METRIC_NAMES = ["test_acc"]
@@ -167,3 +176,23 @@ def status_line(st: optuna.Study, cells: list[Cell]) -> str:
 def exit_code(st: optuna.Study, cells: list[Cell]) -> int:
     """0 when every cell is complete, else 1 (failed, missing, or still running elsewhere)."""
     return 0 if not cell_status(st, [c.run_id for c in cells])["missing"] else 1
+
+
+def speed_pass_after(st: optuna.Study, cells: list[Cell], study_dir: Path) -> None:
+    """Once every cell is complete, time each variant in the controlled pass (bench.speed),
+    unless the study holds one over the same variants."""
+    configs: dict[str, RunConfig] = {}
+    for c in sorted(cells, key=lambda c: c.seed):  # the lowest seed's config, in study order
+        configs.setdefault(c.variant, c.run)
+    if cell_status(st, [c.run_id for c in cells])["missing"]:
+        return
+    if not speed_pass_needed(study_dir, list(configs)):
+        return
+    print(
+        f"Controlled speed pass: {len(configs)} variants timed in one process, {ROUNDS} rounds "
+        "on one batch (the only speed figures that get verdicts)."
+    )
+    try:
+        run_speed_pass(Path(study_dir), configs)
+    except Exception as err:  # the study's results stand without it; say why it is missing
+        print(f"warning: the controlled speed pass failed ({type(err).__name__}: {err}).")

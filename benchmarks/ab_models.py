@@ -14,7 +14,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from bench.throughput import Runner, build_sj
+from bench.throughput import build_sj
+from bench.timing import Runner
 from components import create_model
 from components.fastpath import make_fast
 

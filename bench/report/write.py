@@ -22,6 +22,7 @@ from bench.report.sections import (
     section_protocol,
     section_results,
 )
+from bench.report.speed_section import section_speed
 from bench.report.stats_section import section_mcnemar, section_pairwise, section_stats
 from bench.results import Study, load_study, runs_frame
 
@@ -58,8 +59,9 @@ _HONEST = """## How to read these numbers
   0.9 pJ per accumulate; SOPs = firing rate x T x dense operations, the first layer counted as
   MACs). It is not a measurement on hardware. `energy_strict_mj` also counts layers with
   non-binary inputs as MACs.
-- **Throughput** (images/s) is descriptive only: it depends on the machine and its load, so it
-  gets no verdict; compare it only between runs on the same quiet device (see Environment)."""
+- **Throughput** (images/s) of the training runs is descriptive only: it depends on the machine
+  and its load, so it gets no verdict. Speed verdicts come only from the controlled pass (Speed
+  and memory), which times every variant in one process on one batch."""
 
 
 def _caption(stem: str) -> str:
@@ -115,6 +117,7 @@ def write_report(
         section_pairwise(study, result, runs),
         section_mcnemar(study, result),
         section_factorial(study, result, runs),
+        section_speed(study),
         section_failures(study, runs),
         section_figures(study, plots),
         section_environment(study),
