@@ -38,7 +38,11 @@ def _verdicts(frame: pd.DataFrame, baseline: str, metric: str, info: dict) -> di
         }
     margin = SPEED_MARGIN * frame.loc[frame["variant"] == baseline, metric].median()
     table = stats.compare_to_baseline(frame, baseline, metric, higher_is_better=True, margin=margin)
-    return {r["variant"]: short_verdict(r) for r in table.to_dict("records")}
+    # the pairing unit of a speed pass is a timing round, not a seed
+    return {
+        r["variant"]: short_verdict(r).replace(" seeds)", " rounds)")
+        for r in table.to_dict("records")
+    }
 
 
 def section_speed(study: Study) -> str | None:
